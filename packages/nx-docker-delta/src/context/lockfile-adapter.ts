@@ -1,0 +1,239 @@
+/**
+ * The one place that talks to Nx's lockfile pruning (`createPackageJson` +
+ * `generatePrunedDeployOutput`, exported by `@nx/js` and re-exported from
+ * `@nx/devkit/internal`). Everything else in the plugin sees only
+ * {@link prunePackageManifest}.
+ *
+ * Why the checks around the calls: Nx 23 fails *open*. When pruning throws
+ * internally it prints an error block and returns the whole root lockfile, and
+ * when the file-map cache is missing `createPackageJson` silently returns no
+ * dependencies. Both would make every service's `deps` layer depend on every
+ * other service, so both become loud errors here.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  detectPackageManager,
+  type PackageManager,
+  type ProjectGraph,
+} from '@nx/devkit';
+
+/** Options for {@link prunePackageManifest}. */
+export interface PruneOptions {
+  /** Absolute workspace root (the process should also run there: Nx reads its caches from the cwd's workspace). */
+  workspaceRoot: string;
+  /** Nx project name of the service, e.g. `api`. */
+  projectName: string;
+  /** Project graph that includes external (`npm:`) nodes. */
+  projectGraph: ProjectGraph;
+  /** Package manager; detected from the root lockfile when omitted. */
+  packageManager?: PackageManager;
+  /** Keep devDependencies (for `--compile=docker` build manifests). Default false. */
+  includeDev?: boolean;
+  /** npm package names to force into the manifest (e.g. `typescript` for an in-Docker build). */
+  helperDependencies?: string[];
+}
+
+/** A pruned manifest and lockfile (plus pnpm's install artifacts), as file contents. */
+export interface PrunedManifest {
+  packageManager: PackageManager;
+  /** Relative path → content. Always has `package.json` and the lockfile. */
+  files: Record<string, string>;
+}
+
+type Json = Record<string, unknown>;
+
+// `@nx/devkit/internal` is deliberately outside devkit's compatibility promise;
+// it is loaded lazily, here only, so the plugin's createNodes never pays its
+// ~250 ms and a future rename breaks one function with a clear message.
+interface NxPruning {
+  createPackageJson: (
+    projectName: string,
+    graph: ProjectGraph,
+    options: {
+      target?: string;
+      root?: string;
+      isProduction?: boolean;
+      helperDependencies?: string[];
+    }
+  ) => Json;
+  generatePrunedDeployOutput: (
+    packageJson: Json,
+    graph: ProjectGraph,
+    projectRoot: string,
+    options: {
+      emit: (path: string, content: string | Buffer) => void;
+      packageManager: PackageManager;
+      workspaceRoot?: string;
+    }
+  ) => void;
+  getLockFileName: (pm: PackageManager) => string;
+}
+
+function loadNxPruning(): NxPruning {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require('@nx/devkit/internal') as Partial<NxPruning>;
+  if (
+    typeof mod.createPackageJson !== 'function' ||
+    typeof mod.generatePrunedDeployOutput !== 'function' ||
+    typeof mod.getLockFileName !== 'function'
+  ) {
+    throw new Error(
+      'This Nx version does not export createPackageJson/generatePrunedDeployOutput from @nx/devkit/internal — install nx and @nx/devkit 21–23 or report the new API to nx-docker-delta.'
+    );
+  }
+  return mod as NxPruning;
+}
+
+const DEP_SECTIONS = [
+  'dependencies',
+  'devDependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
+] as const;
+
+/** Returns a deep copy with every object's keys sorted, so the bytes never depend on insertion order. */
+export function sortKeysDeep<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(sortKeysDeep) as T;
+  if (value && typeof value === 'object') {
+    const out: Json = {};
+    for (const key of Object.keys(value as Json).sort()) {
+      out[key] = sortKeysDeep((value as Json)[key]);
+    }
+    return out as T;
+  }
+  return value;
+}
+
+/** Stable JSON text: 2-space indent, trailing newline. Top-level key order kept (name, version… read best), dependency maps sorted. */
+export function stableManifestText(manifest: Json): string {
+  const copy: Json = { ...manifest };
+  for (const section of DEP_SECTIONS) {
+    if (copy[section] && typeof copy[section] === 'object') {
+      copy[section] = sortKeysDeep(copy[section]);
+    }
+  }
+  return JSON.stringify(copy, null, 2) + '\n';
+}
+
+/**
+ * npm packages the graph says the project (and the workspace projects it
+ * depends on, transitively) import. Used to detect an empty manifest caused by
+ * a missing file-map cache.
+ */
+export function externalDepsFromGraph(
+  graph: ProjectGraph,
+  projectName: string
+): string[] {
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const stack = [projectName];
+  while (stack.length) {
+    const name = stack.pop() as string;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const dep of graph.dependencies[name] ?? []) {
+      const ext = graph.externalNodes?.[dep.target];
+      if (ext) found.add(ext.data.packageName);
+      else if (graph.nodes[dep.target]) stack.push(dep.target);
+    }
+  }
+  return [...found].sort();
+}
+
+/**
+ * Finds why Nx fell back to the whole lockfile: a manifest dependency with no
+ * matching external node in the graph (missing from the lockfile, or a
+ * version the lockfile does not hold).
+ */
+function explainFallback(manifest: Json, graph: ProjectGraph): string | undefined {
+  const nodes = Object.values(graph.externalNodes ?? {});
+  for (const section of ['dependencies', 'optionalDependencies'] as const) {
+    const deps = (manifest[section] ?? {}) as Record<string, string>;
+    for (const [name, spec] of Object.entries(deps)) {
+      if (/^(workspace:|file:|link:|portal:)/.test(spec)) continue;
+      const candidates = nodes.filter((n) => n.data.packageName === name);
+      if (candidates.length === 0) return `${name}@${spec} is not in the lockfile`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Produces the service's pruned `package.json` and lockfile from the Nx graph.
+ * Throws (never falls back to the whole lockfile) when pruning fails.
+ */
+export function prunePackageManifest(o: PruneOptions): PrunedManifest {
+  const nx = loadNxPruning();
+  const pm = o.packageManager ?? detectPackageManager(o.workspaceRoot);
+  const node = o.projectGraph.nodes[o.projectName];
+  if (!node) {
+    throw new Error(
+      `Project "${o.projectName}" is not in the project graph — check the name with \`nx show projects\`.`
+    );
+  }
+  const lockName = nx.getLockFileName(pm);
+  let rootLock: string;
+  try {
+    rootLock = readFileSync(join(o.workspaceRoot, lockName), 'utf8');
+  } catch {
+    throw new Error(
+      `No ${lockName} at the workspace root ${o.workspaceRoot} — run \`${pm} install\` so the pruned context can be built from a lockfile.`
+    );
+  }
+
+  const manifest = nx.createPackageJson(o.projectName, o.projectGraph, {
+    root: o.workspaceRoot,
+    isProduction: !o.includeDev,
+    helperDependencies: o.helperDependencies?.map((d) => `npm:${d}`),
+    // Target inputs decide which files count: with `build`, spec-only imports stay out.
+    target: node.data.targets?.['build'] ? 'build' : undefined,
+  });
+
+  const rootManifest = JSON.parse(
+    readFileSync(join(o.workspaceRoot, 'package.json'), 'utf8')
+  ) as Json;
+  const rootDev = (rootManifest.devDependencies ?? {}) as Record<string, string>;
+  const expected = externalDepsFromGraph(o.projectGraph, o.projectName).filter(
+    (d) => o.includeDev || !rootDev[d]
+  );
+  const got = new Set(
+    Object.keys({
+      ...((manifest.dependencies as Json) ?? {}),
+      ...((manifest.devDependencies as Json) ?? {}),
+      ...((manifest.peerDependencies as Json) ?? {}),
+      ...((manifest.optionalDependencies as Json) ?? {}),
+    })
+  );
+  const missing = expected.filter((d) => !got.has(d));
+  if (missing.length > 0) {
+    throw new Error(
+      `Nx returned a manifest for "${o.projectName}" without ${missing.join(', ')} although the project graph shows the import — run the build from the workspace root (${o.workspaceRoot}) after \`nx reset\` so Nx's file-map cache is current.`
+    );
+  }
+
+  const files: Record<string, string> = {};
+  nx.generatePrunedDeployOutput(manifest, o.projectGraph, node.data.root, {
+    packageManager: pm,
+    workspaceRoot: o.workspaceRoot,
+    emit: (path, content) => {
+      files[path] = typeof content === 'string' ? content : content.toString('utf8');
+    },
+  });
+  const lock = files[lockName];
+  if (lock === undefined || lock.length === 0) {
+    throw new Error(
+      `Nx produced no ${lockName} for "${o.projectName}" — ${pm} is not supported by the pruned context; use npm, pnpm or yarn.`
+    );
+  }
+  if (lock === rootLock) {
+    const why = explainFallback(manifest, o.projectGraph);
+    throw new Error(
+      `Lockfile pruning for "${o.projectName}" fell back to the whole ${lockName}${why ? ` because ${why}` : ''} — run \`${pm} install\` at the workspace root so ${lockName} matches package.json, then rebuild.`
+    );
+  }
+  // generatePrunedDeployOutput may rewrite the manifest (pnpm config strip), so it is serialized last.
+  files['package.json'] = stableManifestText(manifest);
+  return { packageManager: pm, files };
+}

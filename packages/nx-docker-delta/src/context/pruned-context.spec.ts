@@ -1,0 +1,140 @@
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  FixturePm,
+  install,
+  makeWorkspace,
+  readStaged,
+  stageInChild,
+  twoServiceFiles,
+  writeFiles,
+} from './testing/workspace-fixture';
+
+// Real installs against the registry: a few seconds per package manager.
+jest.setTimeout(180_000);
+
+const LOCK: Record<FixturePm, string> = {
+  npm: 'package-lock.json',
+  pnpm: 'pnpm-lock.yaml',
+  yarn: 'yarn.lock',
+};
+
+const serviceDockerfile = (pm: FixturePm, svc: string) =>
+  [
+    '# nx-docker-delta: context=pruned',
+    'ARG BASE_IMAGE=workspace-base',
+    'FROM ${BASE_IMAGE} AS deps',
+    `COPY package.json ${LOCK[pm]} ./`,
+    'FROM deps AS runtime',
+    `COPY dist/apps/${svc} ./`,
+    `COPY apps/${svc}/assets ./assets`,
+    '',
+  ].join('\n');
+
+function addBuildOutputs(root: string, pm: FixturePm) {
+  writeFiles(root, {
+    'apps/a/Dockerfile': serviceDockerfile(pm, 'a'),
+    'apps/b/Dockerfile': serviceDockerfile(pm, 'b'),
+    'dist/apps/a/main.js': 'console.log("a")\n',
+    'dist/apps/b/main.js': 'console.log("b")\n',
+    'apps/a/assets/a.txt': 'a\n',
+    'apps/b/assets/b.txt': 'b\n',
+    'apps/b/assets/.env.local': 'SECRET=1\n',
+  });
+}
+
+const stage = (root: string, svc: string) =>
+  stageInChild({
+    workspaceRoot: root,
+    projectName: svc,
+    dockerfilePath: join(root, `apps/${svc}/Dockerfile`),
+    outputDir: join(root, `.nx-docker-delta/contexts/${svc}`),
+  });
+
+describe.each(['npm', 'pnpm', 'yarn'] as FixturePm[])('stagePrunedContext (%s)', (pm) => {
+  let root: string;
+  beforeAll(() => {
+    root = makeWorkspace(pm, twoServiceFiles(pm));
+    addBuildOutputs(root, pm);
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('stages only the pruned manifest, lockfile and the paths the Dockerfile copies', () => {
+    const b = stage(root, 'b');
+    expect(b.error).toBeUndefined();
+    expect(b.files.filter((f) => f !== 'pnpm-workspace.yaml')).toEqual(
+      ['apps/b/assets/b.txt', 'dist/apps/b/main.js', LOCK[pm], 'package.json'].sort()
+    );
+    const manifest = JSON.parse(readStaged(b.dir, 'package.json'));
+    expect(manifest.dependencies).toEqual({ ms: '2.1.3' });
+    expect(manifest.devDependencies).toBeUndefined();
+    const lock = readStaged(b.dir, LOCK[pm]);
+    expect(lock).toContain('ms');
+    expect(lock).not.toContain('debug');
+    expect(lock).not.toContain('left-pad');
+
+    const a = stage(root, 'a');
+    expect(JSON.parse(readStaged(a.dir, 'package.json')).dependencies).toEqual({ debug: '4.3.7', ms: '2.1.3' });
+    expect(readStaged(a.dir, LOCK[pm])).toContain('debug');
+  });
+
+  it("keeps B's staged files byte-identical (and their mtimes) when A gains a dependency", () => {
+    const before = stage(root, 'b');
+    const snap = (dir: string) =>
+      Object.fromEntries(
+        before.files.map((f) => [f, { bytes: readFileSync(join(dir, f)), mtime: statSync(join(dir, f)).mtimeMs }])
+      );
+    const b0 = snap(before.dir);
+    const a0 = readStaged(stage(root, 'a').dir, LOCK[pm]);
+
+    writeFiles(root, twoServiceFiles(pm, { 'is-number': '7.0.0' }));
+    writeFileSync(
+      join(root, 'apps/a/src/main.ts'),
+      "import debug from 'debug';\nimport isNumber from 'is-number';\nexport const run = () => debug('a')(isNumber(1));\n"
+    );
+    install(root, pm);
+    rmSync(join(root, '.nx'), { recursive: true, force: true });
+
+    const after = stage(root, 'b');
+    expect(after.files).toEqual(before.files);
+    expect(snap(after.dir)).toEqual(b0);
+    const a1 = readStaged(stage(root, 'a').dir, LOCK[pm]);
+    expect(a1).not.toEqual(a0);
+    expect(a1).toContain('is-number');
+  });
+
+  it('removes files that are no longer copied', () => {
+    writeFileSync(join(root, 'apps/b/Dockerfile'), serviceDockerfile(pm, 'b').replace(/COPY apps.*\n/, ''));
+    const b = stage(root, 'b');
+    expect(b.files).not.toContain('apps/b/assets/b.txt');
+    expect(() => statSync(join(b.dir, 'apps'))).toThrow();
+  });
+});
+
+describe('stagePrunedContext errors (npm)', () => {
+  let root: string;
+  beforeAll(() => {
+    root = makeWorkspace('npm', twoServiceFiles('npm'));
+    addBuildOutputs(root, 'npm');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('names the missing build output and the command that makes it', () => {
+    rmSync(join(root, 'dist/apps/b'), { recursive: true });
+    expect(stage(root, 'b').error).toBe(
+      'dist/apps/b is copied by apps/b/Dockerfile but does not exist in the workspace — run `nx run b:build` first if it is build output, or fix the COPY line.'
+    );
+  });
+
+  it('turns Nx\'s silent whole-lockfile fallback into an error naming the package', () => {
+    // A project manifest declaring a package the root lockfile lacks makes Nx fall back.
+    writeFiles(root, { 'apps/a/package.json': JSON.stringify({ name: 'a', version: '1.0.0', dependencies: { 'not-installed-pkg': '1.0.0' } }) });
+    const r = stage(root, 'a');
+    expect(r.error).toMatch(/^Lockfile pruning for "a" fell back to the whole package-lock.json because not-installed-pkg@1.0.0 is not in the lockfile — run `npm install`/);
+  });
+
+  it('refuses COPY . in a pruned context', () => {
+    writeFileSync(join(root, 'apps/b/Dockerfile'), '# nx-docker-delta: context=pruned\nFROM x\nCOPY . .\n');
+    expect(stage(root, 'b').error).toMatch(/copies the whole context/);
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * Stages the per-service pruned build context: the folder `docker build`
+ * receives instead of the repository. It holds the service's pruned manifest
+ * and lockfile, and exactly the workspace paths its Dockerfile COPYs (build
+ * output, project files) at their workspace-relative paths — so the same
+ * Dockerfile also builds, unpruned, from the workspace root.
+ *
+ * Files are synced, not recreated: unchanged files keep their bytes and mtime.
+ */
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import type { ProjectGraph } from '@nx/devkit';
+import { prunePackageManifest } from './lockfile-adapter';
+import { contextCopySources, readDirectives } from './dockerfile-copies';
+
+/** Options for {@link stagePrunedContext}. */
+export interface StagePrunedContextOptions {
+  /** Absolute workspace root, e.g. `/repo`. */
+  workspaceRoot: string;
+  /** Nx project name of the service, e.g. `api`. */
+  projectName: string;
+  /** Workspace-relative project root, e.g. `apps/api`. */
+  projectRoot: string;
+  /** Project graph from the executor context (with external `npm:` nodes). */
+  projectGraph: ProjectGraph;
+  /** Absolute path of the service Dockerfile, e.g. `/repo/apps/api/Dockerfile`. */
+  dockerfilePath: string;
+  /** Absolute directory to (re)create, e.g. `/repo/.nx-docker-delta/contexts/api`. */
+  outputDir: string;
+  /** Workspace-relative build output dir, e.g. `dist/apps/api`; staged (and required to exist) when given. */
+  buildOutputPath?: string;
+}
+
+/** The staged context. */
+export interface StagedContext {
+  /** Absolute directory to pass to `docker build` as the context. */
+  dir: string;
+  /** Every staged file, relative to `dir`, `/`-separated, sorted. */
+  files: string[];
+}
+
+/** Context folder (relative) where the `--compile=docker` build manifest is staged. */
+export const BUILD_MANIFEST_DIR = '.nx-docker-delta/build-manifest';
+
+/** Never staged from a COPY'd directory: they are machine-local or secret. */
+const SKIP_NAMES = new Set(['node_modules', '.git', '.nx', '.nx-docker-delta']);
+const isSkipped = (name: string) => SKIP_NAMES.has(name) || name.startsWith('.env');
+
+type Entry = { content: Buffer; mode?: number };
+
+const toPosix = (p: string) => p.split(sep).join('/');
+
+function collect(absPath: string, relPath: string, out: Map<string, Entry>): void {
+  const st = statSync(absPath);
+  if (st.isDirectory()) {
+    for (const name of readdirSync(absPath).sort()) {
+      if (isSkipped(name)) continue;
+      collect(join(absPath, name), relPath === '.' ? name : `${relPath}/${name}`, out);
+    }
+  } else if (st.isFile()) {
+    out.set(relPath, { content: readFileSync(absPath), mode: st.mode & 0o777 });
+  }
+}
+
+const GLOB = /[*?[]/;
+
+/** Expands a COPY source with wildcards in its segments against the workspace. */
+function expandGlob(root: string, pattern: string): string[] {
+  const segs = pattern.split('/');
+  let current = [''];
+  for (const seg of segs) {
+    const next: string[] = [];
+    for (const base of current) {
+      if (!GLOB.test(seg)) {
+        next.push(base ? `${base}/${seg}` : seg);
+        continue;
+      }
+      const re = new RegExp(
+        '^' +
+          seg
+            .replace(/[.+^${}()|\\]/g, '\\$&')
+            .replace(/\*/g, '[^/]*')
+            .replace(/\?/g, '[^/]') +
+          '$'
+      );
+      const dir = join(root, base);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
+      for (const name of readdirSync(dir).sort()) {
+        if (re.test(name)) next.push(base ? `${base}/${name}` : name);
+      }
+    }
+    current = next;
+  }
+  return current.filter((p) => existsSync(join(root, p)));
+}
+
+function writeIfChanged(abs: string, entry: Entry): void {
+  if (existsSync(abs)) {
+    const st = statSync(abs);
+    if (st.isFile() && readFileSync(abs).equals(entry.content)) {
+      if (entry.mode !== undefined && (st.mode & 0o777) !== entry.mode) chmodSync(abs, entry.mode);
+      return;
+    }
+    if (st.isDirectory()) removeTree(abs);
+  }
+  mkdirSync(dirname(abs), { recursive: true });
+  writeFileSync(abs, entry.content, entry.mode !== undefined ? { mode: entry.mode } : {});
+  if (entry.mode !== undefined) chmodSync(abs, entry.mode);
+}
+
+function removeTree(abs: string): void {
+  const st = statSync(abs);
+  if (st.isDirectory()) {
+    for (const name of readdirSync(abs)) removeTree(join(abs, name));
+    rmdirSync(abs);
+  } else unlinkSync(abs);
+}
+
+/** Deletes files not in `keep` and directories left empty; returns whether `dir` is now empty. */
+function prune(dir: string, rel: string, keep: Map<string, Entry>): boolean {
+  let empty = true;
+  for (const name of readdirSync(dir)) {
+    const abs = join(dir, name);
+    const r = rel ? `${rel}/${name}` : name;
+    const st = statSync(abs);
+    if (st.isDirectory()) {
+      if (prune(abs, r, keep)) rmdirSync(abs);
+      else empty = false;
+    } else if (!keep.has(r)) unlinkSync(abs);
+    else empty = false;
+  }
+  return empty;
+}
+
+/**
+ * Stages the pruned context for one service and returns its directory. Throws
+ * one actionable sentence when something it needs is missing.
+ */
+export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<StagedContext> {
+  const dockerfile = readFileSync(o.dockerfilePath, 'utf8');
+  const directives = readDirectives(dockerfile);
+  const dfRel = toPosix(relative(o.workspaceRoot, o.dockerfilePath));
+
+  const pruned = prunePackageManifest({
+    workspaceRoot: o.workspaceRoot,
+    projectName: o.projectName,
+    projectGraph: o.projectGraph,
+  });
+  const wanted = new Map<string, Entry>();
+  for (const [path, content] of Object.entries(pruned.files)) {
+    wanted.set(path, { content: Buffer.from(content), mode: 0o644 });
+  }
+
+  const sources = contextCopySources(dockerfile);
+  const needsBuildManifest =
+    directives['compile'] === 'docker' || sources.some((s) => s.startsWith(BUILD_MANIFEST_DIR));
+  if (needsBuildManifest) {
+    const build = prunePackageManifest({
+      workspaceRoot: o.workspaceRoot,
+      projectName: o.projectName,
+      projectGraph: o.projectGraph,
+      packageManager: pruned.packageManager,
+      includeDev: true,
+      helperDependencies: buildHelperDependencies(o.workspaceRoot, o.projectGraph),
+    });
+    for (const [path, content] of Object.entries(build.files)) {
+      wanted.set(`${BUILD_MANIFEST_DIR}/${path}`, { content: Buffer.from(content), mode: 0o644 });
+    }
+  }
+
+  for (const src of sources) {
+    if (src === '.') {
+      throw new Error(
+        `${dfRel} copies the whole context (\`COPY . …\`), which defeats the pruned context — copy explicit paths or remove the \`# nx-docker-delta: context=pruned\` line.`
+      );
+    }
+    if (wanted.has(src) || src.startsWith(BUILD_MANIFEST_DIR)) continue;
+    const matches = GLOB.test(src) ? expandGlob(o.workspaceRoot, src) : [src];
+    for (const m of matches) {
+      const abs = join(o.workspaceRoot, m);
+      if (!existsSync(abs)) {
+        throw new Error(
+          `${m} is copied by ${dfRel} but does not exist in the workspace — run \`nx run ${o.projectName}:build\` first if it is build output, or fix the COPY line.`
+        );
+      }
+      collect(abs, m, wanted);
+    }
+  }
+  if (o.buildOutputPath) {
+    const abs = join(o.workspaceRoot, o.buildOutputPath);
+    if (!existsSync(abs)) {
+      throw new Error(
+        `Build output ${o.buildOutputPath} of "${o.projectName}" does not exist — run \`nx run ${o.projectName}:build\` before building the image.`
+      );
+    }
+    collect(abs, toPosix(o.buildOutputPath).replace(/\/+$/, ''), wanted);
+  }
+
+  mkdirSync(o.outputDir, { recursive: true });
+  for (const [rel, entry] of wanted) writeIfChanged(join(o.outputDir, rel), entry);
+  prune(o.outputDir, '', wanted);
+  return { dir: o.outputDir, files: [...wanted.keys()].sort() };
+}
+
+/**
+ * npm packages an in-Docker `nx build` needs though no source imports them:
+ * nx itself, the packages providing the build executors, and the compilers.
+ * Only those present in the graph (i.e. in the root lockfile) are returned.
+ */
+export function buildHelperDependencies(workspaceRoot: string, graph: ProjectGraph): string[] {
+  const root = JSON.parse(readFileSync(join(workspaceRoot, 'package.json'), 'utf8'));
+  const declared = Object.keys({ ...(root.devDependencies ?? {}), ...(root.dependencies ?? {}) });
+  const wanted = declared.filter(
+    (d) => d === 'nx' || d.startsWith('@nx/') || d === 'typescript' || d === 'tslib' || d.startsWith('@swc/') || d === 'esbuild' || d === 'webpack' || d === 'webpack-cli'
+  );
+  return wanted.filter((d) => Object.values(graph.externalNodes ?? {}).some((n) => n.data.packageName === d)).sort();
+}
