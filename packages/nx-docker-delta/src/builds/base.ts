@@ -1,0 +1,147 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RECEIPT_SCHEMA_VERSION } from '../constants';
+import { DockerEngine } from '../engine/docker';
+import { readDockerfileFacts } from '../planning/dockerfile';
+import { baseContentHash, contentTag } from '../planning/hash';
+import { assertImageName, qualify } from '../planning/image-ref';
+import { ImageReceipt, summaryLine } from '../planning/receipt';
+import { BaseSpec, baseReceiptPath, baseRepository } from '../planning/targets';
+import { hashContextSources, MissingSourceError, writeFileAtomic } from '../utils/fs';
+import { withLock } from './lock';
+import type { ImageSettings } from './settings';
+
+export class BuildInputError extends Error {}
+
+export interface BaseContext {
+  workspaceRoot: string;
+  project: string;
+  engine: DockerEngine;
+  settings: ImageSettings;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The content-addressed reference of a base, computed from exactly its inputs. */
+export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' | 'settings'>) {
+  const dockerfilePath = join(ctx.workspaceRoot, spec.dockerfile);
+  if (!existsSync(dockerfilePath)) {
+    throw new BuildInputError(`Base Dockerfile ${spec.dockerfile} does not exist — restore it or remove the base "${spec.name}".`);
+  }
+  const text = readFileSync(dockerfilePath, 'utf8');
+  const facts = readDockerfileFacts(text, spec.dockerfile);
+  const contextDir = join(ctx.workspaceRoot, spec.context);
+  const files = facts.contextSources.flatMap(({ source, line }) => {
+    try {
+      return hashContextSources(contextDir, [source]);
+    } catch (error) {
+      if (error instanceof MissingSourceError) {
+        throw new BuildInputError(
+          `${spec.dockerfile}:${line} copies "${source}" but ${spec.context === '.' ? '' : `${spec.context}/`}${source} does not exist — create it or fix that COPY line.`
+        );
+      }
+      throw error;
+    }
+  });
+  const buildArgs = spec.buildArgs ?? {};
+  const hash = baseContentHash({ dockerfileText: text, files, buildArgs, target: spec.target, platform: ctx.settings.platform });
+  const image = qualify(baseRepository(spec.name, ctx.settings.imagePrefix), ctx.settings.registry);
+  assertImageName(image, `base image name for "${spec.name}"`);
+  const tag = contentTag(hash);
+  return { image, tag, ref: `${image}:${tag}`, hash, dockerfilePath, contextDir, buildArgs };
+}
+
+/**
+ * Makes the base available and returns its receipt: reused when the content-addressed tag is
+ * already in the local image store (or the registry), otherwise built once — under a lock, so
+ * parallel services waiting for the same base never build it twice.
+ */
+export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
+  const plan = planBase(spec, ctx);
+  const lock = join(ctx.workspaceRoot, '.nx-docker-delta', 'locks', `${spec.name}-${plan.tag}`);
+  return withLock(lock, async () => {
+    const started = Date.now();
+    const { engine, settings } = ctx;
+    const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
+      schemaVersion: RECEIPT_SCHEMA_VERSION,
+      kind: 'base',
+      project: ctx.project,
+      name: spec.name,
+      image: plan.image,
+      ref: plan.ref,
+      tags: [plan.tag, 'latest'],
+      pushed: settings.push,
+      inputHash: plan.hash,
+      steps: { total: 0, run: 0, cached: 0 },
+      durationMs: Date.now() - started,
+      builder: engine.client.mode,
+      platform: settings.platform,
+      ...partial,
+    });
+
+    let local = await engine.inspectImage(plan.ref);
+    if (local) {
+      let digest: string | undefined;
+      if (settings.push) {
+        const remote = await engine.remoteState(plan.ref);
+        digest = remote.state === 'present' ? remote.digest : await engine.push(plan.ref, { signal: ctx.signal });
+        if (remote.state !== 'present') await engine.push(`${plan.image}:latest`, { signal: ctx.signal }).catch(() => undefined);
+      }
+      ctx.log(`Base ${spec.name} is up to date (${plan.ref} is in the local image store) — not rebuilt.`);
+      return write(receipt({ imageId: local.id, outcome: 'reused', sizeBytes: local.size, digest }));
+    }
+    if (settings.registry) {
+      const remote = await engine.remoteState(plan.ref);
+      if (remote.state === 'present' && (await engine.pull(plan.ref, { signal: ctx.signal }))) {
+        local = await engine.inspectImage(plan.ref);
+        if (local) {
+          await engine.tag(plan.ref, `${plan.image}:latest`);
+          ctx.log(`Base ${spec.name} pulled from the registry (${plan.ref}) — not rebuilt.`);
+          return write(receipt({ imageId: local.id, outcome: 'pulled', sizeBytes: local.size, digest: remote.digest }));
+        }
+      }
+    }
+
+    ctx.log(`Building base ${spec.name} → ${plan.ref}`);
+    const cacheFrom: string[] = [];
+    if (settings.registry && (await engine.remoteState(`${plan.image}:latest`)).state === 'present') cacheFrom.push(`${plan.image}:latest`);
+    const built = await engine.build(
+      {
+        dockerfile: plan.dockerfilePath,
+        context: plan.contextDir,
+        tags: [plan.ref, `${plan.image}:latest`],
+        buildArgs: plan.buildArgs,
+        labels: { 'dev.nx-docker-delta.base': spec.name, 'dev.nx-docker-delta.inputs': plan.hash },
+        target: spec.target,
+        platform: settings.platform,
+        cacheFrom,
+        cacheTo: settings.cacheRegistry ? `${qualify(baseRepository(spec.name, settings.imagePrefix), settings.cacheRegistry)}:buildcache` : undefined,
+        push: settings.push && engine.client.mode === 'buildx',
+      },
+      { onLine: ctx.log, signal: ctx.signal, what: `base ${spec.name}` }
+    );
+    let digest = built.digest;
+    if (settings.push && engine.client.mode !== 'buildx') {
+      digest = await engine.push(plan.ref, { signal: ctx.signal });
+      await engine.push(`${plan.image}:latest`, { signal: ctx.signal });
+    }
+    const info = await engine.inspectImage(plan.ref);
+    const result = write(
+      receipt({
+        imageId: built.imageId,
+        outcome: 'built',
+        sizeBytes: info?.size ?? 0,
+        digest,
+        steps: { total: built.stats.total, run: built.stats.run, cached: built.stats.cached },
+        durationMs: Date.now() - started,
+      })
+    );
+    ctx.log(summaryLine(result, `base ${spec.name}`));
+    return result;
+  });
+
+  function write(receipt: ImageReceipt): ImageReceipt {
+    writeFileAtomic(join(ctx.workspaceRoot, baseReceiptPath(spec.name)), JSON.stringify(receipt, null, 2) + '\n');
+    return receipt;
+  }
+}

@@ -1,0 +1,57 @@
+import { ENV } from '../constants';
+import { assertImageName, assertTag } from '../planning/image-ref';
+
+/** Options shared by every image target (schema.json of each executor documents them). */
+export interface ImageOptions {
+  /** Registry (and optional namespace) to tag and push to, e.g. `127.0.0.1:5000/team`. Env: NX_DOCKER_REGISTRY. */
+  registry?: string;
+  /** Push after building (like the seed's PUSH=true). Env: PUSH or NX_DOCKER_PUSH. */
+  push?: boolean;
+  /** Target platform, e.g. `linux/amd64`. Env: NX_DOCKER_PLATFORM. */
+  platform?: string;
+  /** Extra tags besides the content tag, e.g. `["latest", "v1.2.0"]`. Env: NX_DOCKER_TAGS (comma-separated). */
+  tags?: string[];
+  /** Registry for BuildKit cache export (buildx only), e.g. `127.0.0.1:5000/cache`. Env: NX_DOCKER_CACHE_REGISTRY. */
+  cacheRegistry?: string;
+  /** docker binary to use. Env: NX_DOCKER_BIN. Default: the first BuildKit-capable `docker` on PATH. */
+  dockerBin?: string;
+  /** Prefix of image repositories, e.g. `acme/`. */
+  imagePrefix?: string;
+}
+
+export interface ImageSettings {
+  registry?: string;
+  push: boolean;
+  platform?: string;
+  tags: string[];
+  cacheRegistry?: string;
+  dockerBin?: string;
+  imagePrefix: string;
+}
+
+export class SettingsError extends Error {}
+
+/** Options win over the environment; the environment is read here and nowhere else. */
+export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv): ImageSettings {
+  const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+  const registry = (options.registry ?? env[ENV.registry] ?? '').trim().replace(/\/+$/, '') || undefined;
+  const push = options.push ?? (truthy(env[ENV.push]) || truthy(env[ENV.pushLong]));
+  if (push && !registry) {
+    throw new SettingsError('Push mode needs a registry — set the registry option or NX_DOCKER_REGISTRY (e.g. 127.0.0.1:5000).');
+  }
+  if (registry) assertImageName(`${registry}/x`, 'registry');
+  const envTags = (env[ENV.tags] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const tags = [...new Set([...(options.tags ?? ['latest']), ...envTags])];
+  tags.forEach(assertTag);
+  const imagePrefix = options.imagePrefix ?? '';
+  if (imagePrefix) assertImageName(`${imagePrefix}x`, 'imagePrefix');
+  return {
+    registry,
+    push,
+    platform: options.platform ?? (env[ENV.platform] || undefined),
+    tags,
+    cacheRegistry: options.cacheRegistry ?? (env[ENV.cacheRegistry] || undefined),
+    dockerBin: options.dockerBin ?? (env[ENV.dockerBin] || undefined),
+    imagePrefix,
+  };
+}

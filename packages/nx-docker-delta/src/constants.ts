@@ -1,0 +1,41 @@
+/** Default target names; users rename them through the plugin options. */
+export const DEFAULT_BASE_TARGET = 'docker-base';
+export const DEFAULT_SERVICE_TARGET = 'docker-service';
+export const DEFAULT_BUILD_TARGET = 'docker-build';
+
+/** Files that define a shared base image. */
+export const DEFAULT_BASE_GLOB = '**/Dockerfile.base';
+
+/** Files that define a service image (a base file never counts as a service). */
+export const DEFAULT_SERVICE_GLOBS = [
+  '**/Dockerfile',
+  '**/Dockerfile.*',
+  '**/*.dockerfile',
+  '**/*.Dockerfile',
+  '**/Containerfile',
+];
+
+/** The build argument through which a service receives its base image reference. */
+export const BASE_IMAGE_ARG = 'BASE_IMAGE';
+
+/** Receipts (the cacheable outputs) live here, relative to the workspace root. */
+export const RECEIPTS_DIR = 'dist/nx-docker-delta';
+
+/** Staged per-service build contexts live here, relative to the workspace root. */
+export const CONTEXTS_DIR = '.nx-docker-delta/contexts';
+
+/** Environment variables that change what an image is or where it goes. */
+export const ENV = {
+  registry: 'NX_DOCKER_REGISTRY',
+  cacheRegistry: 'NX_DOCKER_CACHE_REGISTRY',
+  push: 'PUSH',
+  pushLong: 'NX_DOCKER_PUSH',
+  platform: 'NX_DOCKER_PLATFORM',
+  dockerBin: 'NX_DOCKER_BIN',
+  tags: 'NX_DOCKER_TAGS',
+} as const;
+
+/** Comment directive a Dockerfile may carry: `# nx-docker-delta: context=pruned name=node`. */
+export const DIRECTIVE_PREFIX = 'nx-docker-delta:';
+
+export const RECEIPT_SCHEMA_VERSION = 1;

@@ -1,0 +1,1 @@
+export type { ServiceOptions as ServiceExecutorSchema } from '../../builds/service';

@@ -1,0 +1,67 @@
+import { ExecutorContext, logger } from '@nx/devkit';
+import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
+import { RegistryUnreachableError } from '../../engine/registry';
+import { DockerfileError } from '../../planning/dockerfile';
+import { ImageRefError } from '../../planning/image-ref';
+import { BaseSpec, EXECUTORS } from '../../planning/targets';
+import { BuildInputError } from '../../builds/base';
+import { SettingsError } from '../../builds/settings';
+
+/** Every base the workspace defines, read from the docker-base targets Nx resolved. */
+export function workspaceBases(context: ExecutorContext): Array<{ spec: BaseSpec; project: string }> {
+  const bases: Array<{ spec: BaseSpec; project: string }> = [];
+  for (const [project, config] of Object.entries(context.projectsConfigurations.projects)) {
+    for (const target of Object.values(config.targets ?? {})) {
+      if (target.executor !== EXECUTORS.base) continue;
+      for (const spec of (target.options?.bases ?? []) as BaseSpec[]) bases.push({ spec, project });
+    }
+  }
+  return bases;
+}
+
+/** The Nx hash of a task of this project (what Nx caches it under). */
+export function taskHash(context: ExecutorContext, target = context.targetName): string | undefined {
+  const tasks = context.taskGraph?.tasks ?? {};
+  const id = [context.projectName, target, context.configurationName].filter(Boolean).join(':');
+  return tasks[id]?.hash ?? Object.values(tasks).find((t) => t.target.project === context.projectName && t.target.target === target)?.hash;
+}
+
+export async function engineFor(dockerBin: string | undefined): Promise<DockerEngine> {
+  return new DockerEngine(await probeDocker({ bin: dockerBin }));
+}
+
+/** Aborts on Ctrl-C / SIGTERM so the docker child is stopped and nothing is recorded. */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError];
+
+/** Runs an executor body: expected failures become one clear sentence and `success: false`. */
+export async function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {
+  const { signal, dispose } = interruptSignal();
+  try {
+    await body((line) => logger.info(line), signal);
+    return { success: true };
+  } catch (error) {
+    const expected = EXPECTED.some((type) => error instanceof type) || (error instanceof Error && !error.stack?.includes('\n'));
+    if (error instanceof DockerError && error.tail.length) {
+      logger.error(error.tail.map((l) => `  │ ${l}`).join('\n'));
+    }
+    logger.error(`✖ ${(error as Error).message}`);
+    if (!expected) logger.verbose((error as Error).stack ?? '');
+    return { success: false };
+  } finally {
+    dispose();
+  }
+}

@@ -1,0 +1,75 @@
+import { ExecutorContext, PromiseExecutor, logger, readCachedProjectGraph } from '@nx/devkit';
+import { join } from 'node:path';
+import { BuildInputError } from '../../builds/base';
+import { ServiceOptions, buildService, writeReceipt } from '../../builds/service';
+import { resolveSettings } from '../../builds/settings';
+import { checkAvailability } from '../../builds/verify';
+import { isReceipt, summaryLine } from '../../planning/receipt';
+import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../../planning/targets';
+import { readJsonIfExists } from '../../utils/fs';
+import { engineFor, runReported, workspaceBases } from '../shared/context';
+import type { VerifyExecutorSchema } from './schema';
+
+/**
+ * docker-build: the entry point. Its dependencies built (or restored from the Nx cache) the
+ * receipts; this checks each image is really available, restores it by digest or rebuilds it
+ * when not, and prints what happened. A cache hit therefore never claims a missing image.
+ */
+const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async (options, context: ExecutorContext) =>
+  runReported(async (log, signal) => {
+    const project = context.projectName as string;
+    const config = context.projectsConfigurations.projects[project];
+    for (const targetName of options.targets) {
+      const target = config.targets?.[targetName];
+      if (!target) throw new BuildInputError(`Project ${project} has no target "${targetName}" — fix the "targets" option of ${context.targetName}.`);
+      const targetOptions = { ...target.options, ...(context.configurationName ? target.configurations?.[context.configurationName] : {}) };
+      const settings = resolveSettings(targetOptions, process.env);
+      if (target.executor === EXECUTORS.base) {
+        for (const spec of targetOptions.bases as BaseSpec[]) {
+          const receipt = readJsonIfExists(join(context.root, baseReceiptPath(spec.name)));
+          if (!isReceipt(receipt)) throw new BuildInputError(`No receipt for base ${spec.name} — run nx run ${project}:${targetName}.`);
+          logger.info(`✔ base ${spec.name}: ${receipt.outcome} → ${receipt.ref}`);
+        }
+        continue;
+      }
+      if (target.executor !== EXECUTORS.service) continue;
+      const receiptPath = join(context.root, serviceReceiptPath(config.root));
+      const receipt = readJsonIfExists(receiptPath);
+      if (!isReceipt(receipt)) {
+        throw new BuildInputError(`No receipt at ${serviceReceiptPath(config.root)} — run nx run ${project}:${targetName} first.`);
+      }
+      const engine = await engineFor(settings.dockerBin);
+      const availability = await checkAvailability(receipt, engine, settings);
+      if (availability.available) {
+        const changed = availability.receipt.imageId !== receipt.imageId || availability.receipt.digest !== receipt.digest;
+        // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
+        if (availability.outcome !== 'reused') writeReceipt(context.root, config.root, availability.receipt);
+        else if (changed) writeReceipt(context.root, config.root, { ...availability.receipt, outcome: 'reused' });
+        logger.info(`✔ ${project}: ${availability.note} (${describe(receipt)})`);
+        continue;
+      }
+      log(`${project}: ${availability.note} — rebuilding it.`);
+      const rebuilt = await buildService(targetOptions as ServiceOptions, {
+        workspaceRoot: context.root,
+        project,
+        projectRoot: config.root,
+        projectGraph: context.projectGraph ?? readCachedProjectGraph(),
+        engine,
+        settings,
+        bases: workspaceBases(context),
+        inputHash: receipt.inputHash,
+        log,
+        signal,
+        outcome: 'rebuilt',
+      });
+      logger.info(`✔ ${summaryLine(rebuilt, project)}`);
+    }
+  });
+
+function describe(receipt: { outcome: string; steps: { run: number; cached: number } }): string {
+  return receipt.outcome === 'built' || receipt.outcome === 'rebuilt'
+    ? `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached`
+    : `${receipt.outcome}`;
+}
+
+export default runExecutor;

@@ -1,0 +1,59 @@
+/** The docker engine flavour the probe found. */
+export type BuilderMode = 'buildx' | 'buildkit';
+
+/** Everything one image build needs; built by the planner, executed by the engine. */
+export interface BuildPlan {
+  mode: BuilderMode;
+  /** Absolute path of the Dockerfile. */
+  dockerfile: string;
+  /** Absolute path of the build context. */
+  context: string;
+  /** Fully qualified references to tag the image with (first one is the content tag). */
+  tags: string[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  target?: string;
+  platform?: string;
+  /** Image references to import layer cache from. */
+  cacheFrom: string[];
+  /** Registry reference to export `mode=max` cache to (buildx only). */
+  cacheTo?: string;
+  /** Push from the builder (buildx) — the classic path pushes afterwards. */
+  push: boolean;
+  /** Where docker writes the image ID (`--iidfile`). */
+  iidFile: string;
+  /** Where buildx writes build metadata (`--metadata-file`). */
+  metadataFile?: string;
+  noCache?: boolean;
+}
+
+/** argv and extra env for `docker` that carries out a plan. Never a joined string. */
+export function buildArgv(plan: BuildPlan): { args: string[]; env: Record<string, string> } {
+  const args = plan.mode === 'buildx' ? ['buildx', 'build'] : ['build'];
+  args.push('--progress=plain', '--file', plan.dockerfile, '--iidfile', plan.iidFile);
+  for (const tag of plan.tags) args.push('--tag', tag);
+  for (const [key, value] of sortedEntries(plan.buildArgs)) args.push('--build-arg', `${key}=${value}`);
+  for (const [key, value] of sortedEntries(plan.labels)) args.push('--label', `${key}=${value}`);
+  if (plan.target) args.push('--target', plan.target);
+  if (plan.platform) args.push('--platform', plan.platform);
+  if (plan.noCache) args.push('--no-cache');
+
+  if (plan.mode === 'buildx') {
+    for (const ref of plan.cacheFrom) args.push('--cache-from', `type=registry,ref=${ref}`);
+    if (plan.cacheTo) args.push('--cache-to', `type=registry,ref=${plan.cacheTo},mode=max`);
+    else args.push('--cache-to', 'type=inline');
+    if (plan.metadataFile) args.push('--metadata-file', plan.metadataFile);
+    args.push(plan.push ? '--push' : '--load');
+  } else {
+    // Classic BuildKit has no --cache-to: embed cache metadata in the image so a later
+    // `--cache-from <pushed image>` on another machine can reuse its layers.
+    args.push('--build-arg', 'BUILDKIT_INLINE_CACHE=1');
+    for (const ref of plan.cacheFrom) args.push('--cache-from', ref);
+  }
+  args.push(plan.context);
+  return { args, env: plan.mode === 'buildkit' ? { DOCKER_BUILDKIT: '1' } : {} };
+}
+
+function sortedEntries(record: Record<string, string>): Array<[string, string]> {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -1,0 +1,124 @@
+import { DockerfileParser } from 'dockerfile-ast';
+import { BASE_IMAGE_ARG, DIRECTIVE_PREFIX } from '../constants';
+
+/** What the planner needs to know about one Dockerfile. */
+export interface DockerfileFacts {
+  /** `ARG BASE_IMAGE` declared before the first FROM. */
+  declaresBaseArg: boolean;
+  /** Default value of that ARG (`ARG BASE_IMAGE=workspace-base`), if any. */
+  baseArgDefault?: string;
+  /** Whether some FROM uses `${BASE_IMAGE}` / `$BASE_IMAGE`. */
+  usesBaseArg: boolean;
+  /** Every FROM, with its stage name. */
+  froms: Array<{ image: string; stage?: string; line: number }>;
+  /** Sources of COPY/ADD that come from the build context (not `--from=`), as written. */
+  contextSources: Array<{ source: string; line: number }>;
+  /** `# nx-docker-delta: key=value ...` directives. */
+  directives: Record<string, string>;
+  /** Names of `ARG`s declared anywhere (build args the file accepts). */
+  args: string[];
+}
+
+export class DockerfileError extends Error {}
+
+/**
+ * Parses a Dockerfile with a real parser (dockerfile-ast). Pure: text in, facts out.
+ * Throws a DockerfileError with the file and line when the file cannot be built at all.
+ */
+export function readDockerfileFacts(text: string, file = 'Dockerfile'): DockerfileFacts {
+  const df = DockerfileParser.parse(text);
+  const instructions = df.getInstructions();
+  const froms: DockerfileFacts['froms'] = [];
+  const contextSources: DockerfileFacts['contextSources'] = [];
+  const args: string[] = [];
+  let declaresBaseArg = false;
+  let baseArgDefault: string | undefined;
+  let seenFrom = false;
+
+  for (const instruction of instructions) {
+    const keyword = instruction.getKeyword().toUpperCase();
+    const line = instruction.getRange().start.line + 1;
+    if (keyword === 'ARG') {
+      const property = (instruction as unknown as ArgLike).getProperty();
+      const name = property?.getName();
+      if (name) {
+        args.push(name);
+        if (!seenFrom && name === BASE_IMAGE_ARG) {
+          declaresBaseArg = true;
+          baseArgDefault = property?.getValue() ?? undefined;
+        }
+      }
+    } else if (keyword === 'FROM') {
+      seenFrom = true;
+      const from = instruction as unknown as FromLike;
+      const image = from.getImage();
+      if (!image) {
+        throw new DockerfileError(`${file}:${line}: FROM has no image — write e.g. \`FROM \${BASE_IMAGE} AS deps\`.`);
+      }
+      froms.push({ image, stage: from.getBuildStage() ?? undefined, line });
+    } else if (keyword === 'COPY' || keyword === 'ADD') {
+      if (!seenFrom) {
+        throw new DockerfileError(`${file}:${line}: ${keyword} before the first FROM — move it below a FROM line.`);
+      }
+      const flags = (instruction as unknown as FlagsLike).getFlags?.() ?? [];
+      if (flags.some((f) => f.getName() === 'from')) continue;
+      const sources = instructionPaths(instruction as unknown as PathsLike).slice(0, -1);
+      for (const source of sources) {
+        if (keyword === 'ADD' && /^(https?|git):\/\//.test(source)) continue;
+        contextSources.push({ source, line });
+      }
+    }
+  }
+
+  if (froms.length === 0) {
+    throw new DockerfileError(`${file} has no FROM instruction — add one (e.g. \`FROM \${BASE_IMAGE}\`).`);
+  }
+  const usesBaseArg = froms.some((f) => /^\$\{?BASE_IMAGE\}?$/.test(f.image.trim()));
+  return {
+    declaresBaseArg,
+    baseArgDefault: baseArgDefault || undefined,
+    usesBaseArg,
+    froms,
+    contextSources,
+    directives: readDirectives(text),
+    args,
+  };
+}
+
+/** `# nx-docker-delta: context=pruned name=node` → { context: 'pruned', name: 'node' } */
+export function readDirectives(text: string): Record<string, string> {
+  const directives: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line.startsWith('#')) continue;
+    const body = line.slice(1).trim();
+    if (!body.startsWith(DIRECTIVE_PREFIX)) continue;
+    for (const pair of body.slice(DIRECTIVE_PREFIX.length).trim().split(/\s+/)) {
+      const [key, ...rest] = pair.split('=');
+      if (key && rest.length) directives[key] = rest.join('=');
+    }
+  }
+  return directives;
+}
+
+function instructionPaths(instruction: PathsLike): string[] {
+  const json = instruction.getJSONStrings?.();
+  if (json && json.length) return json.map((s) => s.getJSONValue());
+  return instruction.getArguments().map((a) => a.getValue());
+}
+
+// Narrow structural views of dockerfile-ast's classes (its typings model instructions as a hierarchy).
+interface ArgLike {
+  getProperty(): { getName(): string; getValue(): string | null } | null;
+}
+interface FromLike {
+  getImage(): string | null;
+  getBuildStage(): string | null;
+}
+interface FlagsLike {
+  getFlags?(): Array<{ getName(): string; getValue(): string | null }>;
+}
+interface PathsLike {
+  getArguments(): Array<{ getValue(): string }>;
+  getJSONStrings?(): Array<{ getJSONValue(): string }>;
+}

@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+
+/** One file that goes into an image, by its path in the build context and the sha256 of its bytes. */
+export interface HashedFile {
+  path: string;
+  sha256: string;
+  /** Executable bit matters to the image. */
+  executable: boolean;
+}
+
+export interface BaseHashInput {
+  dockerfileText: string;
+  files: HashedFile[];
+  buildArgs: Record<string, string>;
+  target?: string;
+  platform?: string;
+}
+
+/**
+ * Content address of a base image: exactly its inputs (Dockerfile text, the files it copies,
+ * build args, target stage, platform) and nothing about where it is built or pushed, so every
+ * machine computes the same tag for the same base.
+ */
+export function baseContentHash(input: BaseHashInput): string {
+  const hash = createHash('sha256');
+  const feed = (label: string, value: string) => hash.update(`${label}\0${value.length}\0${value}\0`);
+  feed('format', 'nx-docker-delta/base/1');
+  feed('dockerfile', input.dockerfileText.replace(/\r\n/g, '\n'));
+  for (const file of [...input.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    feed('file', `${file.path}\0${file.sha256}\0${file.executable ? 'x' : '-'}`);
+  }
+  for (const key of Object.keys(input.buildArgs).sort()) feed('arg', `${key}=${input.buildArgs[key]}`);
+  feed('target', input.target ?? '');
+  feed('platform', input.platform ?? '');
+  return hash.digest('hex');
+}
+
+/** Tag form of a content hash: short enough to read, long enough never to collide in practice. */
+export function contentTag(hash: string, prefix = ''): string {
+  return `${prefix}${hash.slice(0, 16)}`;
+}

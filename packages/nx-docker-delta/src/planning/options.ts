@@ -1,0 +1,39 @@
+import {
+  DEFAULT_BASE_GLOB,
+  DEFAULT_BASE_TARGET,
+  DEFAULT_BUILD_TARGET,
+  DEFAULT_SERVICE_GLOBS,
+  DEFAULT_SERVICE_TARGET,
+} from '../constants';
+
+/** Options of the `nx-docker-delta` plugin entry in nx.json. */
+export interface NxDockerDeltaPluginOptions {
+  /** Target that builds a project's shared base image(s). Default `docker-base`. */
+  baseTargetName?: string;
+  /** Target that builds a service image. Default `docker-service`. */
+  serviceTargetName?: string;
+  /** The entry point users run (`nx affected -t docker-build`). Default `docker-build`. */
+  buildTargetName?: string;
+  /** Glob of base Dockerfiles. Default `**\/Dockerfile.base`. */
+  baseGlob?: string;
+  /** Globs of service Dockerfiles. Default `Dockerfile`, `Dockerfile.*`, `*.dockerfile`, `Containerfile`. */
+  serviceGlobs?: string[];
+  /** The project target a service image packages the output of. Default `build`. */
+  compileTargetName?: string;
+  /** Prefix of every image repository, e.g. `acme/`. Default none. */
+  imagePrefix?: string;
+}
+
+export type NormalizedPluginOptions = Required<NxDockerDeltaPluginOptions>;
+
+export function normalizePluginOptions(options: NxDockerDeltaPluginOptions | undefined): NormalizedPluginOptions {
+  return {
+    baseTargetName: options?.baseTargetName ?? DEFAULT_BASE_TARGET,
+    serviceTargetName: options?.serviceTargetName ?? DEFAULT_SERVICE_TARGET,
+    buildTargetName: options?.buildTargetName ?? DEFAULT_BUILD_TARGET,
+    baseGlob: options?.baseGlob ?? DEFAULT_BASE_GLOB,
+    serviceGlobs: options?.serviceGlobs ?? DEFAULT_SERVICE_GLOBS,
+    compileTargetName: options?.compileTargetName ?? 'build',
+    imagePrefix: options?.imagePrefix ?? '',
+  };
+}

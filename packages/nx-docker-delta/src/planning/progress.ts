@@ -1,0 +1,66 @@
+/**
+ * Reads BuildKit's `--progress=plain` output (classic `DOCKER_BUILDKIT=1 docker build` and
+ * `docker buildx build` print the same format) into step counts a user can check:
+ * which Dockerfile steps ran and which were CACHED.
+ */
+export interface StepStats {
+  /** Dockerfile steps (RUN/COPY/ADD/WORKDIR…, not FROM, not [internal]) seen in the build. */
+  total: number;
+  cached: number;
+  run: number;
+  /** Step names in order, with whether each was cached: `[deps 2/4] RUN npm ci`. */
+  steps: Array<{ name: string; cached: boolean }>;
+  /** Lines of the step that failed, if one did. */
+  failedStep?: { name: string; log: string[] };
+}
+
+const VERTEX = /^#(\d+) (.*)$/;
+const STEP_NAME = /^\[(?:[^\]\s]+ )?\d+\/\d+\] (.*)$/;
+
+export class ProgressParser {
+  private readonly names = new Map<string, string>();
+  private readonly cached = new Set<string>();
+  private readonly logs = new Map<string, string[]>();
+  private readonly order: string[] = [];
+  private errorVertex?: string;
+
+  push(line: string): void {
+    const match = VERTEX.exec(line.trimEnd());
+    if (!match) return;
+    const [, id, rest] = match;
+    if (!this.names.has(id)) {
+      this.names.set(id, rest);
+      this.order.push(id);
+      return;
+    }
+    if (rest === 'CACHED') this.cached.add(id);
+    else if (rest.startsWith('ERROR')) this.errorVertex ??= id;
+    else if (/^\d+\.\d+ /.test(rest)) {
+      const log = this.logs.get(id) ?? [];
+      log.push(rest.replace(/^\d+\.\d+ /, ''));
+      if (log.length > 200) log.shift();
+      this.logs.set(id, log);
+    }
+  }
+
+  stats(): StepStats {
+    const steps: StepStats['steps'] = [];
+    for (const id of this.order) {
+      const name = this.names.get(id) as string;
+      const step = STEP_NAME.exec(name);
+      if (!step || /^FROM /i.test(step[1])) continue;
+      steps.push({ name, cached: this.cached.has(id) });
+    }
+    const cached = steps.filter((s) => s.cached).length;
+    const failedStep = this.errorVertex
+      ? { name: this.names.get(this.errorVertex) as string, log: this.logs.get(this.errorVertex) ?? [] }
+      : undefined;
+    return { total: steps.length, cached, run: steps.length - cached, steps, failedStep };
+  }
+}
+
+export function parseProgress(output: string): StepStats {
+  const parser = new ProgressParser();
+  for (const line of output.split(/\r?\n/)) parser.push(line);
+  return parser.stats();
+}

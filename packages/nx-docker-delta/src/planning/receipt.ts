@@ -1,0 +1,59 @@
+import { RECEIPT_SCHEMA_VERSION } from '../constants';
+import type { BuilderMode } from './build-plan';
+
+/**
+ * What a build leaves behind, and what Nx caches: enough to find the image again anywhere
+ * and to tell whether a restored receipt still tells the truth.
+ */
+export interface ImageReceipt {
+  schemaVersion: number;
+  kind: 'base' | 'service';
+  /** Nx project that built it. */
+  project: string;
+  /** Base name (bases only). */
+  name?: string;
+  /** Repository, registry-qualified when a registry is configured. */
+  image: string;
+  /** The content-addressed reference (`image:contentTag`). */
+  ref: string;
+  /** Every tag applied (the content tag first). */
+  tags: string[];
+  imageId: string;
+  /** Registry digest when pushed. */
+  digest?: string;
+  pushed: boolean;
+  /** The base image it was built on. */
+  base?: { name: string; ref: string };
+  /** Hash of the inputs: the Nx task hash for services, the content hash for bases. */
+  inputHash: string;
+  steps: { total: number; run: number; cached: number };
+  sizeBytes: number;
+  durationMs: number;
+  builder: BuilderMode;
+  platform?: string;
+  /** What happened the last time this receipt was produced or verified. */
+  outcome: 'built' | 'reused' | 'pulled' | 'pushed' | 'rebuilt';
+}
+
+export function isReceipt(value: unknown): value is ImageReceipt {
+  const r = value as ImageReceipt;
+  return !!r && r.schemaVersion === RECEIPT_SCHEMA_VERSION && typeof r.ref === 'string' && typeof r.imageId === 'string';
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB'];
+  let value = bytes;
+  let unit = -1;
+  do {
+    value /= 1000;
+    unit++;
+  } while (value >= 1000 && unit < units.length - 1);
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** The one-line summary every build ends with. */
+export function summaryLine(receipt: Pick<ImageReceipt, 'ref' | 'steps' | 'sizeBytes' | 'durationMs' | 'outcome'>, label: string): string {
+  const { run, cached } = receipt.steps;
+  return `${label} ${receipt.outcome} — ${run} step${run === 1 ? '' : 's'} run, ${cached} cached · ${formatBytes(receipt.sizeBytes)} · ${(receipt.durationMs / 1000).toFixed(1)}s → ${receipt.ref}`;
+}

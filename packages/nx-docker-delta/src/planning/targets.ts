@@ -1,0 +1,202 @@
+import type { TargetConfiguration } from '@nx/devkit';
+import { posix } from 'node:path';
+import { ENV, RECEIPTS_DIR } from '../constants';
+import type { DockerfileFacts } from './dockerfile';
+import { parseImageRef, sanitizeRepository } from './image-ref';
+import type { NormalizedPluginOptions } from './options';
+
+/** A shared base image as the planner sees it. Paths are workspace-relative posix. */
+export interface BaseSpec {
+  name: string;
+  dockerfile: string;
+  context: string;
+  /** Optional build args and stage for this base. */
+  buildArgs?: Record<string, string>;
+  target?: string;
+}
+
+export const EXECUTORS = {
+  base: 'nx-docker-delta:base',
+  service: 'nx-docker-delta:service',
+  verify: 'nx-docker-delta:verify',
+} as const;
+
+const IMAGE_ENV_INPUTS = [ENV.registry, ENV.push, ENV.pushLong, ENV.platform, ENV.tags, ENV.cacheRegistry].map((env) => ({ env }));
+
+/** Base name from its file: `workspace` at the workspace root, else its folder's name. */
+export function baseNameFor(dockerfile: string): string {
+  const dir = posix.dirname(dockerfile);
+  return dir === '.' ? 'workspace' : sanitizeRepository(posix.basename(dir)) || 'workspace';
+}
+
+/** Image repository (no registry, no tag) of a base. */
+export function baseRepository(name: string, imagePrefix = ''): string {
+  return `${imagePrefix}${name.endsWith('base') ? name : `${name}-base`}`;
+}
+
+export function baseReceiptPath(name: string): string {
+  return `${RECEIPTS_DIR}/bases/${name}.json`;
+}
+
+export function serviceReceiptPath(projectRoot: string): string {
+  return projectRoot === '.' ? `${RECEIPTS_DIR}/docker-service.json` : `${RECEIPTS_DIR}/${projectRoot}/docker-service.json`;
+}
+
+export type BaseChoice =
+  | { kind: 'base'; base: BaseSpec }
+  | { kind: 'standalone' }
+  | { kind: 'unknown'; requested: string }
+  | { kind: 'ambiguous' };
+
+/**
+ * Which base a service builds on. `ARG BASE_IMAGE=<name>` before the first FROM names it (by
+ * base name or image repository); a bare `ARG BASE_IMAGE` means the only base there is; no ARG
+ * means the Dockerfile does not share a base and builds standalone.
+ */
+export function chooseBase(
+  facts: Pick<DockerfileFacts, 'declaresBaseArg' | 'baseArgDefault'>,
+  bases: BaseSpec[],
+  options: { requested?: string | false; imagePrefix?: string } = {}
+): BaseChoice {
+  if (options.requested === false) return { kind: 'standalone' };
+  const requested = options.requested ?? facts.baseArgDefault;
+  if (requested) {
+    const repo = parseImageRef(requested).repository;
+    const base = bases.find(
+      (b) => b.name === requested || b.name === repo || baseRepository(b.name, options.imagePrefix) === repo || baseRepository(b.name) === repo
+    );
+    return base ? { kind: 'base', base } : { kind: 'unknown', requested };
+  }
+  if (!facts.declaresBaseArg) return { kind: 'standalone' };
+  if (bases.length === 1) return { kind: 'base', base: bases[0] };
+  return bases.length === 0 ? { kind: 'unknown', requested: '(none defined)' } : { kind: 'ambiguous' };
+}
+
+/** Inputs that stand for a base image: its Dockerfile and exactly the files it copies. */
+export function baseInputs(base: BaseSpec, sources: string[]): string[] {
+  const files = [`{workspaceRoot}/${base.dockerfile}`, `{workspaceRoot}/${join(base.context, '.dockerignore')}`];
+  for (const source of sources) {
+    const path = join(base.context, source.replace(/^\.?\//, '')).replace(/\/+$/, '');
+    if (path === '.' || path === '') {
+      files.push(base.context === '.' ? '{workspaceRoot}/**/*' : `{workspaceRoot}/${base.context}/**/*`);
+    } else {
+      files.push(`{workspaceRoot}/${path}`, `{workspaceRoot}/${path}/**/*`);
+    }
+  }
+  return [...new Set(files)];
+}
+
+export interface BaseTargetsInput {
+  projectRoot: string;
+  bases: BaseSpec[];
+  /** COPY sources per base dockerfile, from its parsed Dockerfile. */
+  sources: Record<string, string[]>;
+  options: NormalizedPluginOptions;
+}
+
+/** `docker-base` (+ `docker-build` when the project has no service) for a project owning bases. */
+export function createBaseTargets(input: BaseTargetsInput): Record<string, TargetConfiguration> {
+  const { options, bases } = input;
+  const names = bases.map((b) => b.name).join(', ');
+  return {
+    [options.baseTargetName]: {
+      executor: EXECUTORS.base,
+      // Not cached by Nx on purpose: the executor checks the content-addressed tag in the image
+      // store and the registry every time (milliseconds), so a restored receipt can never claim
+      // a base image this machine cannot use.
+      cache: false,
+      options: { bases, imagePrefix: options.imagePrefix || undefined },
+      inputs: [...bases.flatMap((b) => baseInputs(b, input.sources[b.dockerfile] ?? [])), ...IMAGE_ENV_INPUTS],
+      outputs: bases.map((b) => `{workspaceRoot}/${baseReceiptPath(b.name)}`),
+      metadata: {
+        description: `Build the shared base image${bases.length > 1 ? 's' : ''} ${names}, tagged by a hash of exactly its inputs (built once, reused everywhere)`,
+        technologies: ['docker'],
+        help: helpFor('base'),
+      },
+    },
+  };
+}
+
+export interface ServiceTargetsInput {
+  projectRoot: string;
+  /** Workspace-relative path of the service Dockerfile. */
+  dockerfile: string;
+  facts: DockerfileFacts;
+  /** The base this service builds on, when it shares one. */
+  base?: BaseSpec;
+  baseSources?: string[];
+  /** Named inputs defined in nx.json (to prefer `production`). */
+  namedInputs: string[];
+  /** Whether this project also owns a base (then docker-build waits for both). */
+  ownsBase: boolean;
+  options: NormalizedPluginOptions;
+}
+
+export function createServiceTargets(input: ServiceTargetsInput): Record<string, TargetConfiguration> {
+  const { options, projectRoot, dockerfile, facts } = input;
+  const pruned = facts.directives.context === 'pruned';
+  const named = input.namedInputs.includes('production') ? 'production' : 'default';
+  const dockerfileDir = posix.dirname(dockerfile);
+  const inputs: TargetConfiguration['inputs'] = [
+    named,
+    `^${named}`,
+    `{workspaceRoot}/${dockerfile}`,
+    `{workspaceRoot}/${join(dockerfileDir, '.dockerignore')}`,
+    ...(pruned ? ['{workspaceRoot}/.dockerignore'] : []),
+    ...(input.base ? baseInputs(input.base, input.baseSources ?? []) : []),
+    ...IMAGE_ENV_INPUTS,
+  ];
+  const dependsOn: TargetConfiguration['dependsOn'] = [options.compileTargetName];
+  if (input.base) {
+    dependsOn.push(input.ownsBase ? options.baseTargetName : `^${options.baseTargetName}`);
+  }
+  const serviceOptions: Record<string, unknown> = { dockerfile };
+  if (pruned) serviceOptions.context = 'pruned';
+  else if (dockerfileDir !== projectRoot) serviceOptions.context = projectRoot;
+  if (options.imagePrefix) serviceOptions.imagePrefix = options.imagePrefix;
+
+  const shares = input.base ? `on the shared base ${input.base.name}` : 'standalone (it declares no ARG BASE_IMAGE)';
+  return {
+    [options.serviceTargetName]: {
+      executor: EXECUTORS.service,
+      cache: true,
+      options: serviceOptions,
+      inputs: inputs.filter((i, index) => typeof i !== 'string' || inputs.indexOf(i) === index),
+      outputs: [`{workspaceRoot}/${serviceReceiptPath(projectRoot)}`],
+      dependsOn,
+      metadata: {
+        description: `Build the ${posix.basename(dockerfile)} image ${shares}, only its own layers; writes a receipt`,
+        technologies: ['docker'],
+        help: helpFor('service'),
+      },
+    },
+    [options.buildTargetName]: buildTarget(options, input.ownsBase ? [options.baseTargetName, options.serviceTargetName] : [options.serviceTargetName]),
+  };
+}
+
+/** `docker-build`: the entry point; verifies every image its receipts name is really there. */
+export function buildTarget(options: NormalizedPluginOptions, guards: string[]): TargetConfiguration {
+  return {
+    executor: EXECUTORS.verify,
+    cache: false,
+    options: { targets: guards },
+    dependsOn: guards,
+    metadata: {
+      description: 'Build what changed and make sure every image the receipts name is available (pulls or rebuilds after a cache hit if not)',
+      technologies: ['docker'],
+      help: helpFor('verify'),
+    },
+  };
+}
+
+function helpFor(executor: 'base' | 'service' | 'verify') {
+  return {
+    command: `node -e "console.log(JSON.stringify(require('nx-docker-delta/dist/executors/${executor}/schema.json'), null, 2))"`,
+    example: executor === 'service' ? { options: { tags: ['latest'], push: true } } : {},
+  };
+}
+
+function join(dir: string, file: string): string {
+  return dir === '.' || dir === '' ? file : `${dir}/${file}`;
+}
+
