@@ -59,7 +59,7 @@ async function stopStarted() {
   if (started.length === 0) return;
   log(`stopping services this run started: ${started.join(', ')}`);
   // Registry before dockerd: a registry:2 fallback container needs the daemon to be removed.
-  const order = ['registry', 'dockerd'].filter((s) => started.includes(s));
+  const order = [...started.filter((s) => s.startsWith('registry')), ...started.filter((s) => s === 'dockerd')];
   started.length = 0;
   await run('bash', [join(root, 'tools/docker-env/stop.sh'), ...order]);
 }

@@ -4,17 +4,18 @@
 # `docker-registry serve` (installed when missing and possible), falling back to
 # the registry:2 image on machines that can pull from Docker Hub.
 # Deletes are enabled: tests delete manifests to simulate a wiped registry.
-# stdout: NXDD_TEST_REGISTRY=127.0.0.1:<port>  and  NXDD_STARTED=registry (only if started here)
+# stdout: NXDD_TEST_REGISTRY=127.0.0.1:<port>  and  NXDD_STARTED=registry:<port> (only if started here)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PORT="${REGISTRY_PORT:-5000}"
 ADDR="127.0.0.1:$PORT"
-PID_FILE="$STATE_DIR/registry.pid"
-CONTAINER_FILE="$STATE_DIR/registry.container"
-LOG="$STATE_DIR/registry.log"
-CONFIG="$STATE_DIR/registry.yml"
-STORAGE="$STATE_DIR/registry"
+# Per-port state, so registries on two ports never share a pid file or storage.
+PID_FILE="$STATE_DIR/registry-$PORT.pid"
+CONTAINER_FILE="$STATE_DIR/registry-$PORT.container"
+LOG="$STATE_DIR/registry-$PORT.log"
+CONFIG="$STATE_DIR/registry-$PORT.yml"
+STORAGE="$STATE_DIR/registry-$PORT"
 
 wait_ready() { # $1 = seconds, $2 = pid to watch (optional)
   local deadline=$((SECONDS + $1))
@@ -82,4 +83,4 @@ else
   log "registry ready on $ADDR (container $name)"
 fi
 echo "NXDD_TEST_REGISTRY=$ADDR"
-echo "NXDD_STARTED=registry"
+echo "NXDD_STARTED=registry:$PORT"

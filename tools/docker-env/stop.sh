@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stop what ensure-docker.sh / ensure-registry.sh started, found through their
 # pid files in tmp/docker-env/. Never touches a daemon or registry started otherwise.
-# Usage: stop.sh [registry] [dockerd]     (default: both)
+# Usage: stop.sh [registry | registry:<port>] [dockerd]     (default: all of them)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -24,14 +24,18 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(registry dockerd)
 for t in "${targets[@]}"; do
   case "$t" in
-    registry)
-      stop_pid_file registry "$STATE_DIR/registry.pid" 10
-      if [ -f "$STATE_DIR/registry.container" ]; then
-        name="$(cat "$STATE_DIR/registry.container")"
-        if c="$(find_working_client)"; then log "registry: removing container $name"; "$c" rm -f "$name" >/dev/null || true; fi
-        rm -f "$STATE_DIR/registry.container"
-      fi ;;
+    registry|registry:*)
+      if [ "$t" = registry ]; then ports="$(ls "$STATE_DIR" | sed -n 's/^registry-\([0-9]*\)\.\(pid\|container\)$/\1/p' | sort -u)"
+      else ports="${t#registry:}"; fi
+      for port in $ports; do
+        stop_pid_file "registry:$port" "$STATE_DIR/registry-$port.pid" 10
+        if [ -f "$STATE_DIR/registry-$port.container" ]; then
+          name="$(cat "$STATE_DIR/registry-$port.container")"
+          if c="$(find_working_client)"; then log "registry:$port: removing container $name"; "$c" rm -f "$name" >/dev/null || true; fi
+          rm -f "$STATE_DIR/registry-$port.container"
+        fi
+      done ;;
     dockerd) stop_pid_file dockerd "$STATE_DIR/dockerd.pid" 30 ;;
-    *) die "unknown service '$t' (expected: registry, dockerd)" ;;
+    *) die "unknown service '$t' (expected: registry, registry:<port>, dockerd)" ;;
   esac
 done
