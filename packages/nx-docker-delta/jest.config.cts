@@ -17,5 +17,6 @@ module.exports = {
     '^.+\\.[tj]s$': ['@swc/jest', swcJestConfig]
   },
   moduleFileExtensions: ['ts', 'js', 'html'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/tests/docker/'],
   coverageDirectory: 'test-output/jest/coverage'
 };

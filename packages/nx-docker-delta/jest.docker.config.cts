@@ -1,0 +1,16 @@
+/* eslint-disable */
+// The Docker suite: real engine, real registry. Separate from the unit suite (jest.config.cts),
+// run by the `test-docker` target, serially (one daemon, shared with other suites).
+const { readFileSync } = require('fs');
+const swcJestConfig = JSON.parse(readFileSync(`${__dirname}/.spec.swcrc`, 'utf-8'));
+swcJestConfig.swcrc = false;
+
+module.exports = {
+  displayName: 'nx-docker-delta:docker',
+  preset: '../../jest.preset.js',
+  testEnvironment: 'node',
+  transform: { '^.+\\.[tj]s$': ['@swc/jest', swcJestConfig] },
+  moduleFileExtensions: ['ts', 'js', 'html'],
+  testMatch: ['<rootDir>/tests/docker/**/*.spec.ts'],
+  testTimeout: 15 * 60_000,
+};
