@@ -4,8 +4,6 @@
  * COPY/ADD instructions read.
  */
 
-/** Directive prefix; `# nx-docker-delta: context=pruned` selects the pruned context. */
-export const DIRECTIVE_PREFIX = 'nx-docker-delta:';
 
 /** Parses `# nx-docker-delta: a=b c=d` comment lines that appear before the first FROM. */
 export function readDirectives(dockerfile: string): Record<string, string> {

@@ -1,0 +1,208 @@
+import { readNxJson, type Tree, updateNxJson } from '@nx/devkit';
+import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { initGenerator, PLUGIN_ENTRY } from './init';
+import { DOCKERIGNORE_HEADER } from './lib/base-dockerfile';
+
+function nodeTree(pm: 'npm' | 'pnpm' | 'yarn', packageManager?: string): Tree {
+  const tree = createTreeWithEmptyWorkspace();
+  const pkg = JSON.parse(tree.read('package.json', 'utf-8') as string);
+  tree.write('package.json', JSON.stringify({ ...pkg, ...(packageManager ? { packageManager } : {}) }));
+  const lock = { npm: 'package-lock.json', pnpm: 'pnpm-lock.yaml', yarn: 'yarn.lock' }[pm];
+  tree.write(lock, pm === 'pnpm' ? "lockfileVersion: '9.0'\n" : pm === 'yarn' ? '# yarn lockfile v1\n' : '{"lockfileVersion":3}');
+  return tree;
+}
+
+describe('init generator', () => {
+  it('registers the plugin with its options spelled out, once', async () => {
+    const tree = nodeTree('npm');
+    await initGenerator(tree, { skipFormat: true });
+    await initGenerator(tree, { skipFormat: true });
+    const entries = (readNxJson(tree)?.plugins ?? []).filter((p) => typeof p !== 'string' && p.plugin === 'nx-docker-delta');
+    expect(entries).toEqual([PLUGIN_ENTRY]);
+    expect(entries[0]).toMatchInlineSnapshot(`
+{
+  "options": {
+    "baseTargetName": "docker-base",
+    "buildTargetName": "docker-build",
+    "serviceTargetName": "docker-service",
+  },
+  "plugin": "nx-docker-delta",
+}
+`);
+  });
+
+  it('leaves a user-configured plugin entry alone', async () => {
+    const tree = nodeTree('npm');
+    const nxJson = readNxJson(tree) ?? {};
+    updateNxJson(tree, { ...nxJson, plugins: [{ plugin: 'nx-docker-delta', options: { buildTargetName: 'image' } }] });
+    await initGenerator(tree, { skipFormat: true });
+    expect(readNxJson(tree)?.plugins).toEqual([{ plugin: 'nx-docker-delta', options: { buildTargetName: 'image' } }]);
+  });
+
+  it('writes a pnpm alpine base pinned to packageManager', async () => {
+    const tree = nodeTree('pnpm', 'pnpm@9.15.9');
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.read('Dockerfile.base', 'utf-8')).toMatchInlineSnapshot(`
+"# Shared toolchain base for every Node service of this workspace (nx-docker-delta).
+# Toolchain only: no application source and no lockfile, so no service change invalidates it.
+# Rebuild it regularly with --no-cache to pick up OS security fixes.
+ARG NODE_IMAGE=node:20-alpine
+FROM \${NODE_IMAGE}
+
+# OS build dependencies for native modules (node-gyp), installed once for all services.
+# Extend with --build-arg OS_BUILD_DEPS="... libpq-dev" or empty it to skip.
+ARG OS_BUILD_DEPS="python3 make g++ libc6-compat"
+RUN if [ -n "$OS_BUILD_DEPS" ]; then apk add --no-cache $OS_BUILD_DEPS; fi
+
+# pnpm pinned to the workspace's version.
+RUN npm install -g pnpm@9.15.9
+
+# Non-root user (uid 1000, like the official node images) for stages that run the app.
+RUN id -u node >/dev/null 2>&1 || { addgroup -g 1000 node && adduser -u 1000 -G node -h /home/node -s /bin/sh -D node; }
+
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \\
+    NPM_CONFIG_FUND=false \\
+    NEXT_TELEMETRY_DISABLED=1
+WORKDIR /app
+"
+`);
+  });
+
+  it('writes a debian npm base', async () => {
+    const tree = nodeTree('npm');
+    await initGenerator(tree, { skipFormat: true, flavour: 'debian' });
+    expect(tree.read('Dockerfile.base', 'utf-8')).toMatchInlineSnapshot(`
+"# Shared toolchain base for every Node service of this workspace (nx-docker-delta).
+# Toolchain only: no application source and no lockfile, so no service change invalidates it.
+# Rebuild it regularly with --no-cache to pick up OS security fixes.
+ARG NODE_IMAGE=node:20-bookworm-slim
+FROM \${NODE_IMAGE}
+
+# OS build dependencies for native modules (node-gyp), installed once for all services.
+# Extend with --build-arg OS_BUILD_DEPS="... libpq-dev" or empty it to skip.
+ARG OS_BUILD_DEPS="python3 make g++ ca-certificates"
+RUN if [ -n "$OS_BUILD_DEPS" ]; then \\
+      apt-get update \\
+      && apt-get install -y --no-install-recommends $OS_BUILD_DEPS \\
+      && rm -rf /var/lib/apt/lists/*; \\
+    fi
+
+# npm: the version bundled with the image (pin one with "packageManager" in package.json).
+
+# Non-root user (uid 1000, like the official node images) for stages that run the app.
+RUN id -u node >/dev/null 2>&1 || { groupadd --gid 1000 node && useradd --uid 1000 --gid node --home-dir /home/node --create-home --shell /bin/sh node; }
+
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false \\
+    NPM_CONFIG_FUND=false \\
+    NEXT_TELEMETRY_DISABLED=1
+WORKDIR /app
+"
+`);
+  });
+
+  it('pins yarn classic from the lockfile and keeps no app source or lockfile in the base', async () => {
+    const tree = nodeTree('yarn');
+    await initGenerator(tree, { skipFormat: true });
+    const base = tree.read('Dockerfile.base', 'utf-8') as string;
+    expect(base).toContain('RUN npm install -g --force yarn@1.22.22');
+    expect(base).not.toMatch(/^(COPY|ADD)\b/m);
+    expect(base).toMatch(/^ARG NODE_IMAGE=node:20-alpine\nFROM \$\{NODE_IMAGE\}$/m);
+  });
+
+  it('writes an Elixir base for a mix umbrella with hex switchable off', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    tree.write('mix.exs', 'defmodule Umbrella.MixProject do\n  def project, do: [apps_path: "apps"]\nend\n');
+    tree.write('apps/api/mix.exs', 'defmodule Api.MixProject do end\n');
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.read('Dockerfile.base', 'utf-8')).toMatchInlineSnapshot(`
+"# Shared Elixir/Erlang toolchain base for every release of this umbrella (nx-docker-delta).
+# Toolchain only: no application source, no mix.lock, so no service change invalidates it.
+# Rebuild it regularly with --no-cache to pick up OS security fixes.
+ARG ELIXIR_IMAGE=hexpm/elixir:1.17.3-erlang-27.2-alpine-3.21.0
+FROM \${ELIXIR_IMAGE}
+
+# OS build dependencies (NIFs, git deps), installed once for all services.
+ARG OS_BUILD_DEPS="build-base git"
+RUN if [ -n "$OS_BUILD_DEPS" ]; then apk add --no-cache $OS_BUILD_DEPS; fi
+
+# hex and rebar come from the network; --build-arg MIX_INSTALL_HEX=false skips them
+# (offline builds, or umbrellas with in-umbrella dependencies only).
+ARG MIX_INSTALL_HEX=true
+RUN if [ "$MIX_INSTALL_HEX" = "true" ]; then mix local.hex --force && mix local.rebar --force; fi
+
+# Non-root user (uid 1000) for stages that run the release.
+RUN id -u app >/dev/null 2>&1 || { addgroup -g 1000 app && adduser -u 1000 -G app -h /app -s /bin/sh -D app; }
+
+ENV MIX_ENV=prod \\
+    LANG=C.UTF-8
+WORKDIR /app
+"
+`);
+    expect(tree.read('.dockerignore', 'utf-8')).toContain('_build');
+  });
+
+  it('never overwrites a changed Dockerfile.base without --force, and is idempotent', async () => {
+    const tree = nodeTree('npm');
+    await initGenerator(tree, { skipFormat: true });
+    const first = tree.read('Dockerfile.base', 'utf-8');
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.listChanges().length).toBeGreaterThan(0);
+    expect(tree.read('Dockerfile.base', 'utf-8')).toBe(first);
+
+    tree.write('Dockerfile.base', 'FROM mine\n');
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.read('Dockerfile.base', 'utf-8')).toBe('FROM mine\n');
+    await initGenerator(tree, { skipFormat: true, force: true });
+    expect(tree.read('Dockerfile.base', 'utf-8')).toBe(first);
+  });
+
+  it('a second run changes no file', async () => {
+    const tree = nodeTree('pnpm', 'pnpm@9.15.9');
+    await initGenerator(tree, { skipFormat: true });
+    const snapshot = new Map(tree.listChanges().map((c) => [c.path, c.content?.toString()]));
+    await initGenerator(tree, { skipFormat: true });
+    expect(new Map(tree.listChanges().map((c) => [c.path, c.content?.toString()]))).toEqual(snapshot);
+  });
+
+  it('merges .dockerignore, keeping user lines and letting user negations win', async () => {
+    const tree = nodeTree('npm');
+    tree.write('.dockerignore', 'secrets/\n.git\n!.env.ci\n');
+    await initGenerator(tree, { skipFormat: true });
+    const merged = tree.read('.dockerignore', 'utf-8') as string;
+    expect(merged).toMatchInlineSnapshot(`
+"# Added by nx-docker-delta: kept out of every build context.
+**/node_modules
+.nx
+.nx-docker-delta
+**/.env*
+!**/.env.example
+**/coverage
+tmp
+**/*.log
+.DS_Store
+
+secrets/
+.git
+!.env.ci
+"
+`);
+    expect(merged.endsWith('secrets/\n.git\n!.env.ci\n')).toBe(true);
+    expect(merged).not.toMatch(/^dist$/m);
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.read('.dockerignore', 'utf-8')).toBe(merged);
+    expect(merged.split(DOCKERIGNORE_HEADER).length).toBe(2);
+  });
+
+  it('warns but still registers when no toolchain is found', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.exists('Dockerfile.base')).toBe(false);
+    expect(JSON.stringify(readNxJson(tree)?.plugins)).toContain('nx-docker-delta');
+  });
+
+  it('lets baseImage override the FROM default', async () => {
+    const tree = nodeTree('npm');
+    await initGenerator(tree, { skipFormat: true, baseImage: 'node:22-alpine' });
+    expect(tree.read('Dockerfile.base', 'utf-8')).toMatch(/^ARG NODE_IMAGE=node:22-alpine$/m);
+  });
+});

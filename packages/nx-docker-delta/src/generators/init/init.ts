@@ -1,0 +1,59 @@
+/**
+ * `nx g nx-docker-delta:init` (also what `nx add nx-docker-delta` runs):
+ * registers the plugin in nx.json, writes the shared `Dockerfile.base` for the
+ * detected toolchain and merges a root `.dockerignore`.
+ */
+import { formatFiles, logger, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
+import { DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SERVICE_TARGET } from '../../constants';
+import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
+import { writeUserFile } from '../utils/write-user-file';
+import { mergeDockerignore, renderElixirBase, renderNodeBase } from './lib/base-dockerfile';
+import type { InitGeneratorSchema } from './schema';
+
+/** Package name as users write it in nx.json. */
+export const PLUGIN_NAME = 'nx-docker-delta';
+
+/** The nx.json entry init writes: options spelled out so users can see and rename them. */
+export const PLUGIN_ENTRY = {
+  plugin: PLUGIN_NAME,
+  options: {
+    baseTargetName: DEFAULT_BASE_TARGET,
+    serviceTargetName: DEFAULT_SERVICE_TARGET,
+    buildTargetName: DEFAULT_BUILD_TARGET,
+  },
+};
+
+/** Adds the plugin entry unless one for nx-docker-delta exists (whose options are the user's). */
+export function registerPlugin(tree: Tree): boolean {
+  const nxJson = readNxJson(tree) ?? {};
+  const plugins = nxJson.plugins ?? [];
+  const registered = plugins.some((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN_NAME);
+  if (registered) return false;
+  updateNxJson(tree, { ...nxJson, plugins: [...plugins, structuredClone(PLUGIN_ENTRY)] });
+  return true;
+}
+
+export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Promise<void> {
+  const flavour = schema.flavour ?? 'alpine';
+  registerPlugin(tree);
+
+  const toolchain = detectToolchain(tree);
+  if (!toolchain) {
+    logger.warn(
+      `nx-docker-delta: no Dockerfile.base written — no supported toolchain found; supported: ${SUPPORTED_TOOLCHAINS}.`
+    );
+  } else {
+    let base = toolchain.kind === 'node' ? renderNodeBase(toolchain, flavour) : renderElixirBase(toolchain, flavour);
+    if (schema.baseImage) {
+      base = base.replace(/^ARG (NODE_IMAGE|ELIXIR_IMAGE)=.*$/m, `ARG $1=${schema.baseImage}`);
+    }
+    writeUserFile(tree, 'Dockerfile.base', base, { force: schema.force });
+  }
+
+  const merged = mergeDockerignore(tree.read('.dockerignore', 'utf-8'), toolchain?.kind === 'elixir');
+  if (merged !== undefined) tree.write('.dockerignore', merged);
+
+  if (!schema.skipFormat) await formatFiles(tree);
+}
+
+export default initGenerator;

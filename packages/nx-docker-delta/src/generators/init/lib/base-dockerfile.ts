@@ -1,0 +1,149 @@
+/**
+ * Pure renderers of the shared `Dockerfile.base`: toolchain and OS build
+ * dependencies only. No application source and no lockfile ever enter the
+ * base, so no service change can invalidate it (the seed's lesson).
+ */
+import type { ElixirToolchain, NodeToolchain } from '../../utils/toolchain';
+
+export type OsFlavour = 'alpine' | 'debian';
+
+/** Default images: public tags users get; tests override the ARG with local images. */
+export const DEFAULT_ELIXIR_IMAGES: Record<OsFlavour, string> = {
+  alpine: 'hexpm/elixir:1.17.3-erlang-27.2-alpine-3.21.0',
+  debian: 'hexpm/elixir:1.17.3-erlang-27.2-debian-bookworm-20241202-slim',
+};
+export const defaultNodeImage = (major: string, flavour: OsFlavour) =>
+  flavour === 'alpine' ? `node:${major}-alpine` : `node:${major}-bookworm-slim`;
+
+const osInstall = (flavour: OsFlavour, argName: string) =>
+  flavour === 'alpine'
+    ? `RUN if [ -n "$${argName}" ]; then apk add --no-cache $${argName}; fi`
+    : [
+        `RUN if [ -n "$${argName}" ]; then \\`,
+        '      apt-get update \\',
+        `      && apt-get install -y --no-install-recommends $${argName} \\`,
+        '      && rm -rf /var/lib/apt/lists/*; \\',
+        '    fi',
+      ].join('\n');
+
+const userSetup = (flavour: OsFlavour, name: string, home: string) =>
+  flavour === 'alpine'
+    ? `RUN id -u ${name} >/dev/null 2>&1 || { addgroup -g 1000 ${name} && adduser -u 1000 -G ${name} -h ${home} -s /bin/sh -D ${name}; }`
+    : `RUN id -u ${name} >/dev/null 2>&1 || { groupadd --gid 1000 ${name} && useradd --uid 1000 --gid ${name} --home-dir ${home} --create-home --shell /bin/sh ${name}; }`;
+
+function packageManagerInstall(t: NodeToolchain): string[] {
+  switch (t.packageManager) {
+    case 'npm':
+      return t.version
+        ? ['# npm pinned to the workspace root package.json "packageManager".', `RUN npm install -g npm@${t.version}`]
+        : ['# npm: the version bundled with the image (pin one with "packageManager" in package.json).'];
+    case 'pnpm':
+      // npm -g instead of corepack: it honours the npm proxy/CA settings users already have, and corepack leaves Node from v25.
+      return [`# pnpm pinned to the workspace's version.`, `RUN npm install -g pnpm@${t.version ?? '9'}`];
+    case 'yarn':
+      // --force: official node images already ship a yarn 1 binary at the same path.
+      return [`# yarn classic pinned to the workspace's version.`, `RUN npm install -g --force yarn@${t.version ?? '1.22.22'}`];
+    case 'yarn-berry':
+      return [
+        `# yarn berry through corepack, pinned to the workspace's "packageManager".`,
+        `RUN corepack enable && corepack prepare yarn@${t.version ?? 'stable'} --activate`,
+      ];
+  }
+}
+
+/** `Dockerfile.base` for a Node workspace. */
+export function renderNodeBase(t: NodeToolchain, flavour: OsFlavour): string {
+  const osDeps = flavour === 'alpine' ? 'python3 make g++ libc6-compat' : 'python3 make g++ ca-certificates';
+  return [
+    '# Shared toolchain base for every Node service of this workspace (nx-docker-delta).',
+    '# Toolchain only: no application source and no lockfile, so no service change invalidates it.',
+    '# Rebuild it regularly with --no-cache to pick up OS security fixes.',
+    `ARG NODE_IMAGE=${defaultNodeImage(t.nodeMajor, flavour)}`,
+    'FROM ${NODE_IMAGE}',
+    '',
+    '# OS build dependencies for native modules (node-gyp), installed once for all services.',
+    '# Extend with --build-arg OS_BUILD_DEPS="... libpq-dev" or empty it to skip.',
+    `ARG OS_BUILD_DEPS="${osDeps}"`,
+    osInstall(flavour, 'OS_BUILD_DEPS'),
+    '',
+    ...packageManagerInstall(t),
+    '',
+    '# Non-root user (uid 1000, like the official node images) for stages that run the app.',
+    userSetup(flavour, 'node', '/home/node'),
+    '',
+    'ENV NPM_CONFIG_UPDATE_NOTIFIER=false \\',
+    '    NPM_CONFIG_FUND=false \\',
+    '    NEXT_TELEMETRY_DISABLED=1',
+    'WORKDIR /app',
+    '',
+  ].join('\n');
+}
+
+/** `Dockerfile.base` for a mix umbrella (the seed's Elixir/Erlang system). */
+export function renderElixirBase(_t: ElixirToolchain, flavour: OsFlavour): string {
+  const osDeps = flavour === 'alpine' ? 'build-base git' : 'build-essential git ca-certificates';
+  return [
+    '# Shared Elixir/Erlang toolchain base for every release of this umbrella (nx-docker-delta).',
+    '# Toolchain only: no application source, no mix.lock, so no service change invalidates it.',
+    '# Rebuild it regularly with --no-cache to pick up OS security fixes.',
+    `ARG ELIXIR_IMAGE=${DEFAULT_ELIXIR_IMAGES[flavour]}`,
+    'FROM ${ELIXIR_IMAGE}',
+    '',
+    '# OS build dependencies (NIFs, git deps), installed once for all services.',
+    `ARG OS_BUILD_DEPS="${osDeps}"`,
+    osInstall(flavour, 'OS_BUILD_DEPS'),
+    '',
+    '# hex and rebar come from the network; --build-arg MIX_INSTALL_HEX=false skips them',
+    '# (offline builds, or umbrellas with in-umbrella dependencies only).',
+    'ARG MIX_INSTALL_HEX=true',
+    'RUN if [ "$MIX_INSTALL_HEX" = "true" ]; then mix local.hex --force && mix local.rebar --force; fi',
+    '',
+    '# Non-root user (uid 1000) for stages that run the release.',
+    userSetup(flavour, 'app', '/app'),
+    '',
+    'ENV MIX_ENV=prod \\',
+    '    LANG=C.UTF-8',
+    'WORKDIR /app',
+    '',
+  ].join('\n');
+}
+
+/** Header line of the block the plugin appends to `.dockerignore`. */
+export const DOCKERIGNORE_HEADER = '# Added by nx-docker-delta: kept out of every build context.';
+
+/**
+ * Patterns the plugin wants ignored. `dist` is deliberately absent: images
+ * compiled on the host COPY their build output from it.
+ */
+export function dockerignorePatterns(elixir: boolean): string[] {
+  return [
+    '.git',
+    '**/node_modules',
+    '.nx',
+    '.nx-docker-delta',
+    '**/.env*',
+    '!**/.env.example',
+    '**/coverage',
+    'tmp',
+    '**/*.log',
+    '.DS_Store',
+    ...(elixir ? ['_build', 'deps', '**/_build', '**/deps'] : []),
+  ];
+}
+
+/**
+ * Merges the plugin's patterns into an existing `.dockerignore`: user lines
+ * are kept verbatim and only missing patterns are added — *before* the user's
+ * lines, because later lines win in `.dockerignore` and a user's `!` negation
+ * must keep winning. Returns `undefined` when nothing is missing, so the file
+ * is not rewritten.
+ */
+export function mergeDockerignore(existing: string | null, elixir: boolean): string | undefined {
+  const lines = (existing ?? '').split(/\r?\n/);
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  const present = new Set(lines.map((l) => l.trim()));
+  const missing = dockerignorePatterns(elixir).filter((p) => !present.has(p));
+  if (missing.length === 0) return undefined;
+  const header = present.has(DOCKERIGNORE_HEADER) ? [] : [DOCKERIGNORE_HEADER];
+  return [...header, ...missing, ...(lines.length ? ['', ...lines] : [])].join('\n') + '\n';
+}

@@ -1,0 +1,10 @@
+export interface InitGeneratorSchema {
+  /** OS flavour of the base image, e.g. `alpine` or `debian`. Default `alpine`. */
+  flavour?: 'alpine' | 'debian';
+  /** Default of the base's FROM image ARG, e.g. `node:22-alpine`. */
+  baseImage?: string;
+  /** Overwrite an existing Dockerfile.base that differs. Default false. */
+  force?: boolean;
+  /** Skip formatting the written files. Default false. */
+  skipFormat?: boolean;
+}
