@@ -15,6 +15,15 @@ export const DEFAULT_SERVICE_GLOBS = [
   '**/Containerfile',
 ];
 
+/** Dockerfile-like names that are not Dockerfiles a project builds (templates, fixtures, ignore files). */
+export const DEFAULT_EXCLUDE = [
+  '**/node_modules/**',
+  '**/files/**',
+  '**/__fixtures__/**',
+  '**/fixtures/**',
+  '**/*.{dockerignore,md,txt,template,tmpl,tpl,ejs,hbs,j2,jinja,jinja2,bak,orig,swp,json,yml,yaml,sh,js,ts}',
+];
+
 /** The build argument through which a service receives its base image reference. */
 export const BASE_IMAGE_ARG = 'BASE_IMAGE';
 

@@ -1,5 +1,6 @@
 import {
   DEFAULT_BASE_GLOB,
+  DEFAULT_EXCLUDE,
   DEFAULT_BASE_TARGET,
   DEFAULT_BUILD_TARGET,
   DEFAULT_SERVICE_GLOBS,
@@ -22,6 +23,12 @@ export interface NxDockerDeltaPluginOptions {
   compileTargetName?: string;
   /** Prefix of every image repository, e.g. `acme/`. Default none. */
   imagePrefix?: string;
+  /**
+   * Globs of Dockerfiles to ignore. Default: generator templates (`**\/files/**`), test
+   * fixtures (`**\/__fixtures__/**`, `**\/fixtures/**`) and files that only look like
+   * Dockerfiles (`*.dockerignore`, `*.md`, `*.template`, `*.tmpl`, `*.ejs`, …).
+   */
+  exclude?: string[];
 }
 
 export type NormalizedPluginOptions = Required<NxDockerDeltaPluginOptions>;
@@ -35,5 +42,6 @@ export function normalizePluginOptions(options: NxDockerDeltaPluginOptions | und
     serviceGlobs: options?.serviceGlobs ?? DEFAULT_SERVICE_GLOBS,
     compileTargetName: options?.compileTargetName ?? 'build',
     imagePrefix: options?.imagePrefix ?? '',
+    exclude: options?.exclude ?? DEFAULT_EXCLUDE,
   };
 }

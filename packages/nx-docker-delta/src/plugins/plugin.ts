@@ -52,6 +52,7 @@ function inferDockerTargets(
   const bases: Array<Candidate & { spec: BaseSpec }> = [];
   const services: Candidate[] = [];
   for (const file of files) {
+    if (options.exclude.some((glob) => minimatch(file, glob, { dot: true }))) continue;
     const isBase = minimatch(file, options.baseGlob, { dot: true });
     const isService = !isBase && options.serviceGlobs.some((glob) => minimatch(file, glob, { dot: true }));
     if (!isBase && !isService) continue;
