@@ -52,6 +52,9 @@ export interface StagedContext {
 /** Context folder (relative) where the `--compile=docker` build manifest is staged. */
 export const BUILD_MANIFEST_DIR = '.nx-docker-delta/build-manifest';
 
+/** Root files that only pruning may provide. */
+const PRUNED_ONLY = ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'yarn.lock'];
+
 /** Never staged from a COPY'd directory: they are machine-local or secret. */
 const SKIP_NAMES = new Set(['node_modules', '.git', '.nx', '.nx-docker-delta']);
 const isSkipped = (name: string) => SKIP_NAMES.has(name) || name.startsWith('.env');
@@ -74,6 +77,18 @@ function collect(absPath: string, relPath: string, out: Map<string, Entry>): voi
 
 const GLOB = /[*?[]/;
 
+/** One path segment's Docker wildcard (`*`, `?`, `[…]`) as a RegExp. */
+function globRegExp(seg: string): RegExp {
+  return new RegExp(
+    '^' +
+      seg
+        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]') +
+      '$'
+  );
+}
+
 /** Expands a COPY source with wildcards in its segments against the workspace. */
 function expandGlob(root: string, pattern: string): string[] {
   const segs = pattern.split('/');
@@ -85,14 +100,7 @@ function expandGlob(root: string, pattern: string): string[] {
         next.push(base ? `${base}/${seg}` : seg);
         continue;
       }
-      const re = new RegExp(
-        '^' +
-          seg
-            .replace(/[.+^${}()|\\]/g, '\\$&')
-            .replace(/\*/g, '[^/]*')
-            .replace(/\?/g, '[^/]') +
-          '$'
-      );
+      const re = globRegExp(seg);
       const dir = join(root, base);
       if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
       for (const name of readdirSync(dir).sort()) {
@@ -185,6 +193,9 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
       );
     }
     if (wanted.has(src) || src.startsWith(BUILD_MANIFEST_DIR)) continue;
+    // Root manifests and lockfiles come from pruning only — never the workspace's own (whole) files,
+    // also when a wildcard such as `pnpm-workspace.yam[l]` matches nothing pruning produced.
+    if (!src.includes('/') && PRUNED_ONLY.some((name) => globRegExp(src).test(name))) continue;
     const matches = GLOB.test(src) ? expandGlob(o.workspaceRoot, src) : [src];
     for (const m of matches) {
       const abs = join(o.workspaceRoot, m);

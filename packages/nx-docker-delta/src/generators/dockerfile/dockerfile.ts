@@ -1,0 +1,204 @@
+/**
+ * `nx g nx-docker-delta:dockerfile --project=<name>`: writes the service's
+ * Dockerfile for the detected toolchain. Thin: resolves facts from the Tree
+ * (and, for inferred build targets, the cached project graph), then calls a
+ * pure renderer.
+ */
+import {
+  formatFiles,
+  logger,
+  readCachedProjectGraph,
+  readNxJson,
+  readProjectConfiguration,
+  type ProjectConfiguration,
+  type TargetConfiguration,
+  type Tree,
+  workspaceRoot,
+} from '@nx/devkit';
+import { posix } from 'node:path';
+import { baseNameFor, baseRepository } from '../../planning/targets';
+import { detectToolchain, inUmbrellaDeps, SUPPORTED_TOOLCHAINS, type Toolchain } from '../utils/toolchain';
+import { writeUserFile } from '../utils/write-user-file';
+import { renderElixirDockerfile } from './lib/elixir-dockerfile';
+import { renderNodeDockerfile, type NodeRuntime } from './lib/node-dockerfile';
+import type { DockerfileGeneratorSchema } from './schema';
+
+/** The cached graph belongs to the process's workspace: only use it when the tree is that workspace. */
+function cachedGraph(tree: Tree) {
+  if (tree.root !== workspaceRoot) return undefined;
+  try {
+    return readCachedProjectGraph();
+  } catch {
+    return undefined;
+  }
+}
+
+interface ResolvedProject {
+  name: string;
+  root: string;
+  targets: Record<string, TargetConfiguration>;
+}
+
+/** Tree first (project.json / package.json projects); the cached graph adds targets plugins infer. */
+function resolveProject(tree: Tree, name: string, toolchain: Toolchain | undefined): ResolvedProject {
+  let config: ProjectConfiguration | undefined;
+  try {
+    config = readProjectConfiguration(tree, name);
+  } catch {
+    config = undefined;
+  }
+  let inferred: Record<string, TargetConfiguration> = {};
+  try {
+    const node = cachedGraph(tree)?.nodes[name];
+    if (node && (!config || node.data.root === config.root)) {
+      config ??= node.data;
+      inferred = node.data.targets ?? {};
+    }
+  } catch {
+    // No cached graph (fresh clone, tests): the tree is all we have.
+  }
+  if (!config && toolchain?.kind === 'elixir' && tree.exists(`${toolchain.appsPath}/${name}/mix.exs`)) {
+    return { name, root: `${toolchain.appsPath}/${name}`, targets: {} };
+  }
+  if (!config) {
+    throw new Error(`Cannot find project "${name}" — check the name with \`nx show projects\`.`);
+  }
+  return { name, root: config.root, targets: { ...inferred, ...(config.targets ?? {}) } };
+}
+
+function interpolate(path: string, p: ResolvedProject, options: Record<string, unknown>): string | undefined {
+  const out = path
+    .replace('{workspaceRoot}/', '')
+    .replace('{projectRoot}', p.root)
+    .replace('{projectName}', p.name)
+    .replace(/\{options\.(\w+)\}/g, (_m, k) => (typeof options[k] === 'string' ? (options[k] as string) : '\u0000'));
+  return out.includes('\u0000') || out.includes('{') ? undefined : posix.normalize(out).replace(/\/+$/, '');
+}
+
+/** The build target's output directory: explicit option, outputPath, or its first resolvable output. */
+export function findBuildOutput(p: ResolvedProject, target: TargetConfiguration | undefined): string | undefined {
+  if (!target) return undefined;
+  const options = (target.options ?? {}) as Record<string, unknown>;
+  if (typeof options.outputPath === 'string') return posix.normalize(options.outputPath).replace(/\/+$/, '');
+  for (const o of target.outputs ?? []) {
+    const resolved = interpolate(o, p, options);
+    if (resolved) return resolved;
+  }
+  return undefined;
+}
+
+/** Entry file inside the output: tsc/swc keep the source layout, bundlers emit `<name>.js`. */
+export function findMain(p: ResolvedProject, target: TargetConfiguration | undefined): string {
+  const options = (target?.options ?? {}) as Record<string, unknown>;
+  const main = typeof options.main === 'string' ? options.main : undefined;
+  if (!main) return 'main.js';
+  const js = main.replace(/\.(ts|mts|cts|tsx|jsx)$/, '.js');
+  if (/^@nx\/js:(tsc|swc)$/.test(target?.executor ?? '')) {
+    const rootDir = typeof options.rootDir === 'string' ? options.rootDir : p.root;
+    return posix.relative(rootDir, js);
+  }
+  return posix.basename(js);
+}
+
+function baseFlavour(tree: Tree): NodeRuntime {
+  const base = tree.read('Dockerfile.base', 'utf-8') ?? '';
+  return /bookworm|bullseye|debian|slim/.test(base) ? 'debian-slim' : 'alpine';
+}
+
+function defaultBaseImage(tree: Tree): string {
+  const entry = (readNxJson(tree)?.plugins ?? []).find((p) => typeof p !== 'string' && p.plugin === 'nx-docker-delta');
+  const prefix = entry && typeof entry !== 'string' ? ((entry.options as { imagePrefix?: string })?.imagePrefix ?? '') : '';
+  return baseRepository(baseNameFor('Dockerfile.base'), prefix);
+}
+
+function workspaceDepRoots(tree: Tree, p: ResolvedProject): string[] {
+  try {
+    const graph = cachedGraph(tree);
+    if (!graph) return [];
+    const roots = new Set<string>();
+    const stack = [p.name];
+    while (stack.length) {
+      for (const d of graph.dependencies[stack.pop() as string] ?? []) {
+        const n = graph.nodes[d.target];
+        if (n && !roots.has(n.data.root) && n.name !== p.name) {
+          roots.add(n.data.root);
+          stack.push(n.name);
+        }
+      }
+    }
+    return [...roots].sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function dockerfileGenerator(tree: Tree, schema: DockerfileGeneratorSchema): Promise<void> {
+  const toolchain = detectToolchain(tree);
+  const project = resolveProject(tree, schema.project, toolchain);
+  if (!toolchain) {
+    throw new Error(
+      `No supported toolchain found for "${project.name}" — nx-docker-delta generates Dockerfiles for ${SUPPORTED_TOOLCHAINS}.`
+    );
+  }
+  const baseImage = schema.baseImage ?? defaultBaseImage(tree);
+  if (!tree.exists('Dockerfile.base')) {
+    logger.warn('nx-docker-delta: no Dockerfile.base at the workspace root — run `nx g nx-docker-delta:init` to create the shared base.');
+  }
+  let content: string;
+  if (toolchain.kind === 'elixir') {
+    const app = posix.basename(project.root);
+    if (!new RegExp(`releases:[\\s\\S]*\\b${app}:`).test(tree.read('mix.exs', 'utf-8') ?? '')) {
+      logger.warn(
+        `nx-docker-delta: the umbrella mix.exs defines no "${app}" release — add \`releases: [${app}: [applications: [${app}: :permanent]]]\` to its project/0, or \`mix release ${app}\` fails.`
+      );
+    }
+    content = renderElixirDockerfile({
+      app,
+      appsPath: toolchain.appsPath,
+      apps: toolchain.apps,
+      umbrellaDeps: inUmbrellaDeps(tree, toolchain.appsPath, app),
+      hasLock: toolchain.hasLock,
+      hasConfig: toolchain.hasConfig,
+      runtime: schema.runtime === 'debian-slim' || (!schema.runtime && baseFlavour(tree) === 'debian-slim') ? 'debian-slim' : 'alpine',
+      baseImage,
+      runtimeImage: schema.runtimeImage,
+      port: schema.port,
+    });
+  } else {
+    const compile = schema.compile ?? 'host';
+    const buildTarget = project.targets['build'];
+    const buildOutputPath = schema.buildOutputPath ?? findBuildOutput(project, buildTarget);
+    if (!buildOutputPath) {
+      throw new Error(
+        `Cannot find the build output of "${project.name}" — give its build target an "outputs" entry (or options.outputPath), or pass --buildOutputPath=dist/${project.root}.`
+      );
+    }
+    const rootConfigFiles = ['nx.json', 'tsconfig.base.json', 'tsconfig.json'].filter((f) => tree.exists(f));
+    const packageManagerFiles =
+      toolchain.packageManager === 'yarn-berry'
+        ? ['.yarnrc.yml', ...(tree.exists('.yarn/releases') ? ['.yarn/releases'] : [])].filter((f) => tree.exists(f))
+        : [];
+    content = renderNodeDockerfile({
+      projectName: project.name,
+      projectRoot: project.root,
+      packageManager: toolchain.packageManager,
+      lockfile: toolchain.lockfile,
+      buildOutputPath,
+      main: schema.main ?? findMain(project, buildTarget),
+      compile,
+      runtime: schema.runtime ?? baseFlavour(tree),
+      nodeMajor: toolchain.nodeMajor,
+      baseImage,
+      runtimeImage: schema.runtimeImage,
+      port: schema.port,
+      healthPath: schema.healthPath,
+      rootConfigFiles,
+      workspaceDepRoots: compile === 'docker' ? (schema.workspaceDeps ?? workspaceDepRoots(tree, project)) : undefined,
+      packageManagerFiles,
+    });
+  }
+  writeUserFile(tree, posix.join(project.root, 'Dockerfile'), content, { force: schema.force });
+  if (!schema.skipFormat) await formatFiles(tree);
+}
+
+export default dockerfileGenerator;
