@@ -64,7 +64,7 @@ export function readDockerfileFacts(text: string, file = 'Dockerfile'): Dockerfi
       if (flags.some((f) => f.getName() === 'from')) continue;
       const sources = instructionPaths(instruction as unknown as PathsLike).slice(0, -1);
       for (const source of sources) {
-        if (keyword === 'ADD' && /^(https?|git):\/\//.test(source)) continue;
+        if (keyword === 'ADD' && REMOTE_SOURCE.test(source)) continue;
         contextSources.push({ source, line });
       }
     }
@@ -73,7 +73,7 @@ export function readDockerfileFacts(text: string, file = 'Dockerfile'): Dockerfi
   if (froms.length === 0) {
     throw new DockerfileError(`${file} has no FROM instruction — add one (e.g. \`FROM \${BASE_IMAGE}\`).`);
   }
-  const usesBaseArg = froms.some((f) => /^\$\{?BASE_IMAGE\}?$/.test(f.image.trim()));
+  const usesBaseArg = froms.some((f) => BASE_ARG_REF.test(f.image.trim()));
   return {
     declaresBaseArg,
     baseArgDefault: baseArgDefault || undefined,
@@ -101,10 +101,32 @@ export function readDirectives(text: string): Record<string, string> {
   return directives;
 }
 
+/** ADD fetches these itself (URLs, git remotes); they are not files of the build context. */
+const REMOTE_SOURCE = /^(?:(?:https?|git|ssh):\/\/|[\w.-]+@[\w.-]+:)/;
+/** `$BASE_IMAGE`, `${BASE_IMAGE}`, `${BASE_IMAGE:-fallback}`. */
+const BASE_ARG_REF = new RegExp(`^\\$(?:${BASE_IMAGE_ARG}|\\{${BASE_IMAGE_ARG}(?::?[-+][^}]*)?\\})$`);
+
 function instructionPaths(instruction: PathsLike): string[] {
   const json = instruction.getJSONStrings?.();
-  if (json && json.length) return json.map((s) => s.getJSONValue());
-  return instruction.getArguments().map((a) => a.getValue());
+  if (json && json.length) {
+    // dockerfile-ast drops the whitespace inside JSON strings (`"my file"` → `myfile`): parse the raw array.
+    const raw = instruction.getRawArgumentsContent?.() ?? '';
+    try {
+      const parsed: unknown = JSON.parse(raw.slice(raw.indexOf('[')));
+      if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) return parsed;
+    } catch {
+      // not valid JSON after all: fall back to the parser's view
+    }
+    return json.map((s) => s.getJSONValue());
+  }
+  // A heredoc (`COPY <<EOF /dest`) is inline content: dockerfile-ast returns its operator, body
+  // and delimiter as arguments, so keep only the arguments before the body, minus `<<NAME`.
+  const heredocs = instruction.getHeredocs?.() ?? [];
+  const bodyStartsAfter = heredocs.length ? Math.min(...heredocs.map((h) => h.getStartRange().start.line)) : Infinity;
+  return instruction
+    .getArguments()
+    .filter((a) => a.getRange().start.line <= bodyStartsAfter && !a.getValue().startsWith('<<'))
+    .map((a) => a.getValue());
 }
 
 // Narrow structural views of dockerfile-ast's classes (its typings model instructions as a hierarchy).
@@ -119,6 +141,9 @@ interface FlagsLike {
   getFlags?(): Array<{ getName(): string; getValue(): string | null }>;
 }
 interface PathsLike {
-  getArguments(): Array<{ getValue(): string }>;
+  getArguments(): Array<{ getValue(): string; getRange(): { start: { line: number } } }>;
   getJSONStrings?(): Array<{ getJSONValue(): string }>;
+  getRawArgumentsContent?(): string | null;
+  /** Public on COPY, protected (but present) on ADD in dockerfile-ast 0.7. */
+  getHeredocs?(): Array<{ getStartRange(): { start: { line: number } } }>;
 }
