@@ -43,7 +43,13 @@ export function formatImageRef(ref: ImageRef): string {
 
 /** Throws one sentence naming the fix when `name` (no tag) is not a valid image name. */
 export function assertImageName(name: string, what = 'image name'): void {
-  const { registry, repository, tag } = parseImageRef(name);
+  const { registry, repository, tag, digest } = parseImageRef(name);
+  if (digest !== undefined) {
+    // `@acme/api` (an npm scope) parses as an empty name with a digest.
+    throw new ImageRefError(
+      `Invalid ${what} "${name}": "@" is only for digests, not names — rename it, e.g. "${sanitizeRepository(repository || digest) || 'app'}".`
+    );
+  }
   if (tag !== undefined) {
     throw new ImageRefError(`Invalid ${what} "${name}": give the name without a tag and put tags in the "tags" option.`);
   }
