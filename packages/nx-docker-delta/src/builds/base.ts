@@ -104,6 +104,8 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
 
     ctx.log(`Building base ${spec.name} → ${plan.ref}`);
     const cacheFrom: string[] = [];
+    const cacheRef = settings.cacheRegistry ? `${qualify(baseRepository(spec.name, settings.imagePrefix), settings.cacheRegistry)}:buildcache` : undefined;
+    if (cacheRef && engine.client.mode === 'buildx') cacheFrom.push(cacheRef);
     if (settings.registry && (await engine.remoteState(`${plan.image}:latest`)).state === 'present') cacheFrom.push(`${plan.image}:latest`);
     const built = await engine.build(
       {
@@ -115,7 +117,7 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
         target: spec.target,
         platform: settings.platform,
         cacheFrom,
-        cacheTo: settings.cacheRegistry ? `${qualify(baseRepository(spec.name, settings.imagePrefix), settings.cacheRegistry)}:buildcache` : undefined,
+        cacheTo: engine.client.mode === 'buildx' ? cacheRef : undefined,
         push: settings.push && engine.client.mode === 'buildx',
       },
       { onLine: ctx.log, signal: ctx.signal, what: `base ${spec.name}` }

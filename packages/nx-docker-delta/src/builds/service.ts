@@ -4,7 +4,7 @@ import { join, posix } from 'node:path';
 import { CONTEXTS_DIR, RECEIPT_SCHEMA_VERSION } from '../constants';
 import { stagePrunedContext } from '../context/pruned-context';
 import { DockerEngine } from '../engine/docker';
-import { run } from '../engine/process';
+import type { GitInfo } from '../engine/git';
 import { pingRegistry } from '../engine/registry';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { assertImageName, assertTag, qualify, sanitizeRepository, sanitizeTag } from '../planning/image-ref';
@@ -48,6 +48,7 @@ export interface ServiceContext {
   log: (line: string) => void;
   signal?: AbortSignal;
   outcome?: 'built' | 'rebuilt';
+  git: GitInfo;
 }
 
 /** Builds one service image on its base and writes its receipt. */
@@ -115,6 +116,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   }
 
   const cacheFrom: string[] = [];
+  const cacheRef = settings.cacheRegistry ? `${qualify(repository, settings.cacheRegistry)}:buildcache` : undefined;
+  if (cacheRef && engine.client.mode === 'buildx') cacheFrom.push(cacheRef);
   const previous = `${image}:latest`;
   if (settings.registry) {
     if ((await engine.remoteState(previous)).state === 'present') cacheFrom.push(previous);
@@ -124,7 +127,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
 
   const labels = {
     'org.opencontainers.image.title': ctx.project,
-    ...(await gitLabels(workspaceRoot)),
+    ...gitLabels(ctx.git),
     ...projectVersionLabel(join(workspaceRoot, ctx.projectRoot)),
     'dev.nx-docker-delta.project': ctx.project,
     'dev.nx-docker-delta.inputs': ctx.inputHash,
@@ -143,7 +146,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       target: options.target,
       platform: settings.platform,
       cacheFrom,
-      cacheTo: settings.cacheRegistry ? `${qualify(repository, settings.cacheRegistry)}:buildcache` : undefined,
+      cacheTo: engine.client.mode === 'buildx' ? cacheRef : undefined,
       push: settings.push && engine.client.mode === 'buildx',
       noCache: options.noCache,
     },
@@ -185,13 +188,11 @@ export function writeReceipt(workspaceRoot: string, projectRoot: string, receipt
   writeFileAtomic(join(workspaceRoot, serviceReceiptPath(projectRoot)), JSON.stringify(receipt, null, 2) + '\n');
 }
 
-async function gitLabels(workspaceRoot: string): Promise<Record<string, string>> {
-  const labels: Record<string, string> = {};
-  const revision = await run('git', ['rev-parse', 'HEAD'], { cwd: workspaceRoot }).catch(() => undefined);
-  if (revision?.code === 0) labels['org.opencontainers.image.revision'] = revision.stdout.trim();
-  const remote = await run('git', ['config', '--get', 'remote.origin.url'], { cwd: workspaceRoot }).catch(() => undefined);
-  if (remote?.code === 0 && remote.stdout.trim()) labels['org.opencontainers.image.source'] = remote.stdout.trim();
-  return labels;
+function gitLabels(git: GitInfo): Record<string, string> {
+  return {
+    ...(git.sha ? { 'org.opencontainers.image.revision': git.sha } : {}),
+    ...(git.remote ? { 'org.opencontainers.image.source': git.remote } : {}),
+  };
 }
 
 function projectVersionLabel(projectDir: string): Record<string, string> {

@@ -9,7 +9,10 @@ export interface ImageOptions {
   push?: boolean;
   /** Target platform, e.g. `linux/amd64`. Env: NX_DOCKER_PLATFORM. */
   platform?: string;
-  /** Extra tags besides the content tag, e.g. `["latest", "v1.2.0"]`. Env: NX_DOCKER_TAGS (comma-separated). */
+  /**
+   * Extra tags besides the content tag, e.g. `["latest", "git-{shortSha}"]` (`{sha}` and `{shortSha}` are the
+   * workspace's HEAD commit). Env: NX_DOCKER_TAGS (comma-separated).
+   */
   tags?: string[];
   /** Registry for BuildKit cache export (buildx only), e.g. `127.0.0.1:5000/cache`. Env: NX_DOCKER_CACHE_REGISTRY. */
   cacheRegistry?: string;
@@ -32,7 +35,7 @@ export interface ImageSettings {
 export class SettingsError extends Error {}
 
 /** Options win over the environment; the environment is read here and nowhere else. */
-export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv): ImageSettings {
+export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv, git: { sha?: string } = {}): ImageSettings {
   const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
   const registry = (options.registry ?? env[ENV.registry] ?? '').trim().replace(/\/+$/, '') || undefined;
   const push = options.push ?? (truthy(env[ENV.push]) || truthy(env[ENV.pushLong]));
@@ -41,7 +44,7 @@ export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv): 
   }
   if (registry) assertImageName(`${registry}/x`, 'registry');
   const envTags = (env[ENV.tags] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-  const tags = [...new Set([...(options.tags ?? ['latest']), ...envTags])];
+  const tags = [...new Set([...(options.tags ?? ['latest']), ...envTags].map((t) => expandTag(t, git.sha)))];
   tags.forEach(assertTag);
   const imagePrefix = options.imagePrefix ?? '';
   if (imagePrefix) assertImageName(`${imagePrefix}x`, 'imagePrefix');
@@ -54,4 +57,13 @@ export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv): 
     dockerBin: options.dockerBin ?? (env[ENV.dockerBin] || undefined),
     imagePrefix,
   };
+}
+
+/** `{sha}` / `{shortSha}` → the HEAD commit, so commit tags need no scripting. */
+export function expandTag(tag: string, sha: string | undefined): string {
+  if (!/\{(sha|shortSha)\}/.test(tag)) return tag;
+  if (!sha) {
+    throw new SettingsError(`Tag "${tag}" uses {sha}/{shortSha} but the workspace is not a git checkout with a commit — commit first or drop that tag.`);
+  }
+  return tag.replace(/\{sha\}/g, sha).replace(/\{shortSha\}/g, sha.slice(0, 7));
 }

@@ -42,3 +42,16 @@ export async function checkAvailability(receipt: ImageReceipt, engine: DockerEng
   }
   return { available: false, note: `${receipt.ref} is not in the local image store${receipt.digest ? ' and could not be pulled by digest' : ''}` };
 }
+
+/** Points every configured tag missing from the receipt at the verified image (and pushes it in push mode). */
+export async function applyTags(receipt: ImageReceipt, settings: ImageSettings, engine: DockerEngine): Promise<ImageReceipt> {
+  const missing = settings.tags.filter((tag) => !receipt.tags.includes(tag));
+  if (missing.length === 0) return receipt;
+  for (const tag of missing) {
+    const ref = `${receipt.image}:${tag}`;
+    if (!(await engine.inspectImage(receipt.ref))) await engine.pull(receipt.ref);
+    await engine.tag(receipt.ref, ref);
+    if (settings.push) await engine.push(ref);
+  }
+  return { ...receipt, tags: [...receipt.tags, ...missing] };
+}

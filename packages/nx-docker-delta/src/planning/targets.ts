@@ -148,7 +148,12 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
   ];
   const dependsOn: TargetConfiguration['dependsOn'] = [options.compileTargetName];
   if (input.base) {
-    dependsOn.push(input.ownsBase ? options.baseTargetName : `^${options.baseTargetName}`);
+    // `params: 'forward'`: `nx affected -t docker-build --push` pushes the base too.
+    dependsOn.push(
+      input.ownsBase
+        ? { target: options.baseTargetName, params: 'forward' }
+        : { target: options.baseTargetName, dependencies: true, params: 'forward' }
+    );
   }
   const serviceOptions: Record<string, unknown> = { dockerfile };
   if (pruned) serviceOptions.context = 'pruned';
@@ -180,7 +185,8 @@ export function buildTarget(options: NormalizedPluginOptions, guards: string[]):
     executor: EXECUTORS.verify,
     cache: false,
     options: { targets: guards },
-    dependsOn: guards,
+    // Image options given on the command line (`--push`, `--registry=…`, `--tags=…`) reach the builds.
+    dependsOn: guards.map((target) => ({ target, params: 'forward' as const })),
     metadata: {
       description: 'Build what changed and make sure every image the receipts name is available (pulls or rebuilds after a cache hit if not)',
       technologies: ['docker'],

@@ -1,13 +1,14 @@
 import { ExecutorContext, PromiseExecutor } from '@nx/devkit';
 import { ensureBase } from '../../builds/base';
 import { resolveSettings } from '../../builds/settings';
+import { readGitInfo } from '../../engine/git';
 import { engineFor, runReported } from '../shared/context';
 import type { BaseExecutorSchema } from './schema';
 
 /** docker-base: make every base of this project available under its content-addressed tag. */
 const runExecutor: PromiseExecutor<BaseExecutorSchema> = async (options, context: ExecutorContext) =>
   runReported(async (log, signal) => {
-    const settings = resolveSettings(options, process.env);
+    const settings = resolveSettings(options, process.env, await readGitInfo(context.root));
     const engine = await engineFor(settings.dockerBin);
     for (const spec of options.bases) {
       await ensureBase(

@@ -1,6 +1,7 @@
 import { ExecutorContext, PromiseExecutor, readCachedProjectGraph } from '@nx/devkit';
 import { buildService } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
+import { readGitInfo } from '../../engine/git';
 import { engineFor, runReported, taskHash, workspaceBases } from '../shared/context';
 import type { ServiceExecutorSchema } from './schema';
 
@@ -8,7 +9,8 @@ import type { ServiceExecutorSchema } from './schema';
 const runExecutor: PromiseExecutor<ServiceExecutorSchema> = async (options, context: ExecutorContext) =>
   runReported(async (log, signal) => {
     const project = context.projectName as string;
-    const settings = resolveSettings(options, process.env);
+    const git = await readGitInfo(context.root);
+    const settings = resolveSettings(options, process.env, git);
     const engine = await engineFor(settings.dockerBin);
     await buildService(options, {
       workspaceRoot: context.root,
@@ -21,6 +23,7 @@ const runExecutor: PromiseExecutor<ServiceExecutorSchema> = async (options, cont
       inputHash: taskHash(context) ?? `local-${Date.now().toString(36)}`,
       log,
       signal,
+      git,
     });
   });
 

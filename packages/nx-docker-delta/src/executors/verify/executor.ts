@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { BuildInputError } from '../../builds/base';
 import { ServiceOptions, buildService, writeReceipt } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
-import { checkAvailability } from '../../builds/verify';
+import { applyTags, checkAvailability } from '../../builds/verify';
+import { readGitInfo } from '../../engine/git';
 import { isReceipt, summaryLine } from '../../planning/receipt';
 import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../../planning/targets';
 import { readJsonIfExists } from '../../utils/fs';
@@ -13,17 +14,23 @@ import type { VerifyExecutorSchema } from './schema';
 /**
  * docker-build: the entry point. Its dependencies built (or restored from the Nx cache) the
  * receipts; this checks each image is really available, restores it by digest or rebuilds it
- * when not, and prints what happened. A cache hit therefore never claims a missing image.
+ * when not, applies the configured tags, and prints what happened. A cache hit therefore
+ * never claims a missing image.
  */
-const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async (options, context: ExecutorContext) =>
+const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...overrides }, context: ExecutorContext) =>
   runReported(async (log, signal) => {
     const project = context.projectName as string;
     const config = context.projectsConfigurations.projects[project];
-    for (const targetName of options.targets) {
+    const git = await readGitInfo(context.root);
+    for (const targetName of targets) {
       const target = config.targets?.[targetName];
       if (!target) throw new BuildInputError(`Project ${project} has no target "${targetName}" — fix the "targets" option of ${context.targetName}.`);
-      const targetOptions = { ...target.options, ...(context.configurationName ? target.configurations?.[context.configurationName] : {}) };
-      const settings = resolveSettings(targetOptions, process.env);
+      const targetOptions = {
+        ...target.options,
+        ...(context.configurationName ? target.configurations?.[context.configurationName] : {}),
+        ...overrides,
+      };
+      const settings = resolveSettings(targetOptions, process.env, git);
       if (target.executor === EXECUTORS.base) {
         for (const spec of targetOptions.bases as BaseSpec[]) {
           const receipt = readJsonIfExists(join(context.root, baseReceiptPath(spec.name)));
@@ -33,36 +40,39 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async (options, conte
         continue;
       }
       if (target.executor !== EXECUTORS.service) continue;
-      const receiptPath = join(context.root, serviceReceiptPath(config.root));
-      const receipt = readJsonIfExists(receiptPath);
+      const receipt = readJsonIfExists(join(context.root, serviceReceiptPath(config.root)));
       if (!isReceipt(receipt)) {
         throw new BuildInputError(`No receipt at ${serviceReceiptPath(config.root)} — run nx run ${project}:${targetName} first.`);
       }
       const engine = await engineFor(settings.dockerBin);
       const availability = await checkAvailability(receipt, engine, settings);
-      if (availability.available) {
-        const changed = availability.receipt.imageId !== receipt.imageId || availability.receipt.digest !== receipt.digest;
-        // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
-        if (availability.outcome !== 'reused') writeReceipt(context.root, config.root, availability.receipt);
-        else if (changed) writeReceipt(context.root, config.root, { ...availability.receipt, outcome: 'reused' });
-        logger.info(`✔ ${project}: ${availability.note} (${describe(receipt)})`);
+      if (!availability.available) {
+        log(`${project}: ${availability.note} — rebuilding it.`);
+        const rebuilt = await buildService(targetOptions as ServiceOptions, {
+          workspaceRoot: context.root,
+          project,
+          projectRoot: config.root,
+          projectGraph: context.projectGraph ?? readCachedProjectGraph(),
+          engine,
+          settings,
+          bases: workspaceBases(context),
+          inputHash: receipt.inputHash,
+          log,
+          signal,
+          git,
+          outcome: 'rebuilt',
+        });
+        logger.info(`✔ ${summaryLine(rebuilt, project)}`);
         continue;
       }
-      log(`${project}: ${availability.note} — rebuilding it.`);
-      const rebuilt = await buildService(targetOptions as ServiceOptions, {
-        workspaceRoot: context.root,
-        project,
-        projectRoot: config.root,
-        projectGraph: context.projectGraph ?? readCachedProjectGraph(),
-        engine,
-        settings,
-        bases: workspaceBases(context),
-        inputHash: receipt.inputHash,
-        log,
-        signal,
-        outcome: 'rebuilt',
-      });
-      logger.info(`✔ ${summaryLine(rebuilt, project)}`);
+      // Tags that move with the commit ({shortSha}) or were added since: point them at the verified image.
+      const tagged = await applyTags(availability.receipt, settings, engine);
+      const changed =
+        tagged.imageId !== receipt.imageId || tagged.digest !== receipt.digest || tagged.tags.join() !== receipt.tags.join();
+      // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
+      if (availability.outcome !== 'reused') writeReceipt(context.root, config.root, tagged);
+      else if (changed) writeReceipt(context.root, config.root, { ...tagged, outcome: 'reused' });
+      logger.info(`✔ ${project}: ${availability.note} (${describe(receipt)})`);
     }
   });
 
