@@ -1,0 +1,100 @@
+import { BuildPlan, buildArgv } from './build-plan';
+
+const plan = (overrides: Partial<BuildPlan> = {}): BuildPlan => ({
+  mode: 'buildx',
+  dockerfile: '/ws/apps/api/Dockerfile',
+  context: '/ws/apps/api',
+  tags: ['127.0.0.1:5000/api:nx-abc', '127.0.0.1:5000/api:latest'],
+  buildArgs: {},
+  labels: {},
+  cacheFrom: [],
+  push: false,
+  iidFile: '/tmp/iid',
+  ...overrides,
+});
+
+/** The argv tail after the fixed head (`--progress=plain --file … --iidfile …`), without the context. */
+const flags = (p: BuildPlan) => {
+  const { args } = buildArgv(p);
+  const head = p.mode === 'buildx' ? 2 : 1;
+  return args.slice(head + 5, -1);
+};
+
+describe('buildArgv', () => {
+  test.each<[string, BuildPlan, string[], Record<string, string>]>([
+    [
+      'classic BuildKit',
+      plan({ mode: 'buildkit' }),
+      ['build', '--progress=plain', '--file', '/ws/apps/api/Dockerfile', '--iidfile', '/tmp/iid', '--tag', '127.0.0.1:5000/api:nx-abc', '--tag', '127.0.0.1:5000/api:latest', '--build-arg', 'BUILDKIT_INLINE_CACHE=1', '/ws/apps/api'],
+      { DOCKER_BUILDKIT: '1' },
+    ],
+    [
+      'buildx',
+      plan({ mode: 'buildx' }),
+      ['buildx', 'build', '--progress=plain', '--file', '/ws/apps/api/Dockerfile', '--iidfile', '/tmp/iid', '--tag', '127.0.0.1:5000/api:nx-abc', '--tag', '127.0.0.1:5000/api:latest', '--cache-to', 'type=inline', '--load', '/ws/apps/api'],
+      {},
+    ],
+  ])('%s: whole argv and env', (_name, p, args, env) => {
+    expect(buildArgv(p)).toEqual({ args, env });
+  });
+
+  it('ends with the context and never joins arguments into one string', () => {
+    const { args } = buildArgv(plan({ context: '/ws/my apps/api', buildArgs: { A: 'x y' } }));
+    expect(args[args.length - 1]).toBe('/ws/my apps/api');
+    expect(args).toContain('A=x y');
+  });
+
+  test.each<[string, Partial<BuildPlan>, string[]]>([
+    ['classic: --cache-from each image ref after inline cache', { mode: 'buildkit', cacheFrom: ['r/api:latest', 'r/api:main'] }, ['--build-arg', 'BUILDKIT_INLINE_CACHE=1', '--cache-from', 'r/api:latest', '--cache-from', 'r/api:main']],
+    ['classic: push is done afterwards, not by the build', { mode: 'buildkit', push: true }, ['--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    ['classic: no registry cache export even when asked', { mode: 'buildkit', cacheTo: 'r/cache/api:buildcache' }, ['--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    ['classic: metadata file is a buildx flag', { mode: 'buildkit', metadataFile: '/tmp/meta.json' }, ['--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    ['buildx: --load by default', { mode: 'buildx' }, ['--cache-to', 'type=inline', '--load']],
+    ['buildx: --push in push mode', { mode: 'buildx', push: true }, ['--cache-to', 'type=inline', '--push']],
+    ['buildx: registry cache-from', { mode: 'buildx', cacheFrom: ['r/api:latest'] }, ['--cache-from', 'type=registry,ref=r/api:latest', '--cache-to', 'type=inline', '--load']],
+    [
+      'buildx: registry cache-to mode=max replaces inline',
+      { mode: 'buildx', cacheFrom: ['r/cache/api:buildcache'], cacheTo: 'r/cache/api:buildcache' },
+      ['--cache-from', 'type=registry,ref=r/cache/api:buildcache', '--cache-to', 'type=registry,ref=r/cache/api:buildcache,mode=max', '--load'],
+    ],
+    ['buildx: metadata file', { mode: 'buildx', metadataFile: '/tmp/meta.json', push: true }, ['--cache-to', 'type=inline', '--metadata-file', '/tmp/meta.json', '--push']],
+    ['--target', { mode: 'buildx', target: 'runtime' }, ['--target', 'runtime', '--cache-to', 'type=inline', '--load']],
+    ['--platform', { mode: 'buildkit', platform: 'linux/arm64' }, ['--platform', 'linux/arm64', '--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    ['--no-cache', { mode: 'buildkit', noCache: true }, ['--no-cache', '--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    ['noCache false adds nothing', { mode: 'buildkit', noCache: false }, ['--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    [
+      'target, platform and no-cache together, in that order',
+      { mode: 'buildx', target: 't', platform: 'linux/amd64', noCache: true },
+      ['--target', 't', '--platform', 'linux/amd64', '--no-cache', '--cache-to', 'type=inline', '--load'],
+    ],
+  ])('%s', (_name, overrides, expected) => {
+    const p = plan({ tags: [], ...overrides });
+    expect(flags(p)).toEqual(expected);
+  });
+
+  it('sorts build args and labels by name so the same plan always gives the same argv', () => {
+    const p = plan({
+      mode: 'buildkit',
+      tags: [],
+      buildArgs: { NODE_VERSION: '20', BASE_IMAGE: 'r/workspace-base:abc', APP: 'api' },
+      labels: { 'org.opencontainers.image.version': '1.0.0', 'org.opencontainers.image.revision': 'deadbeef', 'org.opencontainers.image.source': 'https://x.invalid/repo' },
+    });
+    expect(flags(p)).toEqual([
+      '--build-arg', 'APP=api',
+      '--build-arg', 'BASE_IMAGE=r/workspace-base:abc',
+      '--build-arg', 'NODE_VERSION=20',
+      '--label', 'org.opencontainers.image.revision=deadbeef',
+      '--label', 'org.opencontainers.image.source=https://x.invalid/repo',
+      '--label', 'org.opencontainers.image.version=1.0.0',
+      '--build-arg', 'BUILDKIT_INLINE_CACHE=1',
+    ]);
+    const reordered = plan({ ...p, buildArgs: { APP: 'api', NODE_VERSION: '20', BASE_IMAGE: 'r/workspace-base:abc' } });
+    expect(buildArgv(reordered)).toEqual(buildArgv(p));
+  });
+
+  it('keeps tags in the given order, the content tag first', () => {
+    const { args } = buildArgv(plan({ tags: ['r/api:nx-1', 'r/api:latest', 'r/api:git-abc1234'] }));
+    const tags = args.flatMap((a, i) => (args[i - 1] === '--tag' ? [a] : []));
+    expect(tags).toEqual(['r/api:nx-1', 'r/api:latest', 'r/api:git-abc1234']);
+  });
+});
