@@ -275,6 +275,22 @@ CMD ["node","main.js"]
     expect(read(tree, 'apps/web/Dockerfile')).toContain('COPY apps/web/build ./dist');
   });
 
+  it('takes the folder of a glob output and skips a tsbuildinfo (the build @nx/js/typescript infers)', async () => {
+    const tree = await workspace('npm');
+    addProjectConfiguration(tree, 'svc', {
+      root: 'packages/svc',
+      targets: {
+        build: {
+          executor: 'nx:run-commands',
+          options: { command: 'tsc --build tsconfig.lib.json' },
+          outputs: ['{projectRoot}/dist/tsconfig.lib.tsbuildinfo', '{projectRoot}/dist/**/*.{js,cjs,mjs,jsx,d.ts,d.cts,d.mts}{,.map}'],
+        },
+      },
+    });
+    await dockerfileGenerator(tree, { project: 'svc', skipFormat: true });
+    expect(read(tree, 'packages/svc/Dockerfile')).toContain('COPY packages/svc/dist ./dist');
+  });
+
   it('is idempotent and never overwrites a user Dockerfile without --force', async () => {
     const tree = await workspace('npm');
     await dockerfileGenerator(tree, { project: 'api', skipFormat: true });

@@ -67,22 +67,36 @@ function resolveProject(tree: Tree, name: string, toolchain: Toolchain | undefin
 }
 
 function interpolate(path: string, p: ResolvedProject, options: Record<string, unknown>): string | undefined {
-  const out = path
-    .replace('{workspaceRoot}/', '')
-    .replace('{projectRoot}', p.root)
-    .replace('{projectName}', p.name)
-    .replace(/\{options\.(\w+)\}/g, (_m, k) => (typeof options[k] === 'string' ? (options[k] as string) : '\u0000'));
-  return out.includes('\u0000') || out.includes('{') ? undefined : posix.normalize(out).replace(/\/+$/, '');
+  const out = globBase(
+    path
+      .replace('{workspaceRoot}/', '')
+      .replace('{projectRoot}', p.root)
+      .replace('{projectName}', p.name)
+      .replace(/\{options\.(\w+)\}/g, (_m, k) => (typeof options[k] === 'string' ? (options[k] as string) : '\u0000'))
+  );
+  return out === '' || out.includes('\u0000') || out.includes('{') ? undefined : posix.normalize(out).replace(/\/+$/, '');
 }
 
-/** The build target's output directory: explicit option, outputPath, or its first resolvable output. */
+/** `packages/api/dist/**\/*.{js,map}` → `packages/api/dist`: the folder part before the first glob segment. */
+function globBase(path: string): string {
+  const segments = path.split('/');
+  const first = segments.findIndex((s) => /[*?[{]/.test(s));
+  return first === -1 ? path : segments.slice(0, first).join('/');
+}
+
+/**
+ * The build target's output directory: explicit option, outputPath, or its first resolvable
+ * output. Globs count by their folder and single files (a `.tsbuildinfo`) never do: the
+ * `build` that @nx/js/typescript infers in TS-solution workspaces declares
+ * `{projectRoot}/dist/**\/*.{js,…}{,.map}` and `{projectRoot}/dist/tsconfig.lib.tsbuildinfo`.
+ */
 export function findBuildOutput(p: ResolvedProject, target: TargetConfiguration | undefined): string | undefined {
   if (!target) return undefined;
   const options = (target.options ?? {}) as Record<string, unknown>;
   if (typeof options.outputPath === 'string') return posix.normalize(options.outputPath).replace(/\/+$/, '');
   for (const o of target.outputs ?? []) {
     const resolved = interpolate(o, p, options);
-    if (resolved) return resolved;
+    if (resolved && resolved !== '.' && !/\.tsbuildinfo$/.test(resolved)) return resolved;
   }
   return undefined;
 }
