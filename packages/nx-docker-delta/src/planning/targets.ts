@@ -31,7 +31,8 @@ export function baseNameFor(dockerfile: string): string {
 
 /** Image repository (no registry, no tag) of a base. */
 export function baseRepository(name: string, imagePrefix = ''): string {
-  return `${imagePrefix}${name.endsWith('base') ? name : `${name}-base`}`;
+  // `database` is not already a base name: only `base` or a `-base`/`_base`/`.base` suffix is.
+  return `${imagePrefix}${/(?:^|[-_.])base$/.test(name) ? name : `${name}-base`}`;
 }
 
 export function baseReceiptPath(name: string): string {
@@ -62,8 +63,11 @@ export function chooseBase(
   const requested = options.requested ?? facts.baseArgDefault;
   if (requested) {
     const repo = parseImageRef(requested).repository;
+    // A registry path may carry namespaces (`europe-docker.pkg.dev/acme/images/node-base`):
+    // its image repository is the tail.
+    const isRepo = (candidate: string) => repo === candidate || repo.endsWith(`/${candidate}`);
     const base = bases.find(
-      (b) => b.name === requested || b.name === repo || baseRepository(b.name, options.imagePrefix) === repo || baseRepository(b.name) === repo
+      (b) => b.name === requested || b.name === repo || isRepo(baseRepository(b.name, options.imagePrefix)) || isRepo(baseRepository(b.name))
     );
     return base ? { kind: 'base', base } : { kind: 'unknown', requested };
   }
@@ -76,8 +80,9 @@ export function chooseBase(
 export function baseInputs(base: BaseSpec, sources: string[]): string[] {
   const files = [`{workspaceRoot}/${base.dockerfile}`, `{workspaceRoot}/${join(base.context, '.dockerignore')}`];
   for (const source of sources) {
-    const path = join(base.context, source.replace(/^\.?\//, '')).replace(/\/+$/, '');
-    if (path === '.' || path === '') {
+    const relative = source.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+    const path = join(base.context, relative);
+    if (relative === '' || relative === '.') {
       files.push(base.context === '.' ? '{workspaceRoot}/**/*' : `{workspaceRoot}/${base.context}/**/*`);
     } else {
       files.push(`{workspaceRoot}/${path}`, `{workspaceRoot}/${path}/**/*`);
