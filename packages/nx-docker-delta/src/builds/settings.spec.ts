@@ -1,0 +1,124 @@
+import { ImageRefError } from '../planning/image-ref';
+import { ImageOptions, SettingsError, resolveSettings } from './settings';
+
+const REGISTRY = '127.0.0.1:5000';
+
+describe('resolveSettings', () => {
+  it('defaults: no registry, no push, tag latest, no prefix', () => {
+    expect(resolveSettings({}, {})).toEqual({
+      registry: undefined,
+      push: false,
+      platform: undefined,
+      tags: ['latest'],
+      cacheRegistry: undefined,
+      dockerBin: undefined,
+      imagePrefix: '',
+    });
+  });
+
+  it('reads every setting from the environment', () => {
+    expect(
+      resolveSettings(
+        {},
+        {
+          NX_DOCKER_REGISTRY: `${REGISTRY}/team/`,
+          PUSH: 'true',
+          NX_DOCKER_PLATFORM: 'linux/arm64',
+          NX_DOCKER_TAGS: 'main, v1.2.0',
+          NX_DOCKER_CACHE_REGISTRY: `${REGISTRY}/cache`,
+          NX_DOCKER_BIN: '/usr/bin/docker',
+        }
+      )
+    ).toEqual({
+      registry: `${REGISTRY}/team`,
+      push: true,
+      platform: 'linux/arm64',
+      tags: ['latest', 'main', 'v1.2.0'],
+      cacheRegistry: `${REGISTRY}/cache`,
+      dockerBin: '/usr/bin/docker',
+      imagePrefix: '',
+    });
+  });
+
+  test.each<[string, ImageOptions, NodeJS.ProcessEnv, Partial<ReturnType<typeof resolveSettings>>]>([
+    ['registry', { registry: 'localhost:5001' }, { NX_DOCKER_REGISTRY: REGISTRY }, { registry: 'localhost:5001' }],
+    ['an empty registry option turns the env one off', { registry: '' }, { NX_DOCKER_REGISTRY: REGISTRY }, { registry: undefined }],
+    ['push false beats PUSH=true', { push: false }, { PUSH: 'true', NX_DOCKER_REGISTRY: REGISTRY }, { push: false }],
+    ['push true without any env', { push: true, registry: REGISTRY }, {}, { push: true }],
+    ['platform', { platform: 'linux/amd64' }, { NX_DOCKER_PLATFORM: 'linux/arm64' }, { platform: 'linux/amd64' }],
+    ['cacheRegistry', { cacheRegistry: 'a.io/cache' }, { NX_DOCKER_CACHE_REGISTRY: 'b.io/cache' }, { cacheRegistry: 'a.io/cache' }],
+    ['dockerBin', { dockerBin: '/opt/docker' }, { NX_DOCKER_BIN: '/usr/bin/docker' }, { dockerBin: '/opt/docker' }],
+    ['empty env values count as unset', {}, { NX_DOCKER_PLATFORM: '', NX_DOCKER_BIN: '', NX_DOCKER_REGISTRY: '  ' }, { platform: undefined, dockerBin: undefined, registry: undefined }],
+  ])('option wins over env: %s', (_name, options, env, expected) => {
+    expect(resolveSettings(options, env)).toMatchObject(expected);
+  });
+
+  test.each([
+    ['PUSH', 'true', true],
+    ['PUSH', 'TRUE', true],
+    ['PUSH', '1', true],
+    ['PUSH', 'yes', true],
+    ['PUSH', 'on', true],
+    ['PUSH', ' true ', true],
+    ['NX_DOCKER_PUSH', 'true', true],
+    ['PUSH', 'false', false],
+    ['PUSH', '0', false],
+    ['PUSH', '', false],
+    ['PUSH', 'no', false],
+    ['PUSH', 'truthy', false],
+  ])('%s=%j → push %s', (name, value, push) => {
+    expect(resolveSettings({}, { [name]: value, NX_DOCKER_REGISTRY: REGISTRY }).push).toBe(push);
+  });
+
+  test.each<[string, ImageOptions, NodeJS.ProcessEnv]>([
+    ['PUSH=true', {}, { PUSH: 'true' }],
+    ['NX_DOCKER_PUSH=1', {}, { NX_DOCKER_PUSH: '1' }],
+    ['push option', { push: true }, {}],
+    ['push option with an empty registry option', { push: true, registry: '' }, { NX_DOCKER_REGISTRY: REGISTRY }],
+  ])('push without a registry is one sentence naming the fix (%s)', (_name, options, env) => {
+    expect(() => resolveSettings(options, env)).toThrow(SettingsError);
+    expect(() => resolveSettings(options, env)).toThrow(
+      'Push mode needs a registry — set the registry option or NX_DOCKER_REGISTRY (e.g. 127.0.0.1:5000).'
+    );
+  });
+
+  describe('tags', () => {
+    test.each<[string, string[] | undefined, string | undefined, string[]]>([
+      ['default', undefined, undefined, ['latest']],
+      ['NX_DOCKER_TAGS adds to the default', undefined, 'git-abc1234,main', ['latest', 'git-abc1234', 'main']],
+      ['NX_DOCKER_TAGS adds to the option', ['v1'], 'main', ['v1', 'main']],
+      ['an empty option means only env tags', [], 'main', ['main']],
+      ['duplicates appear once', ['latest', 'main'], 'main,latest', ['latest', 'main']],
+      ['blank entries and spaces are ignored', undefined, ' , main ,, ', ['latest', 'main']],
+    ])('%s', (_name, tags, envTags, expected) => {
+      expect(resolveSettings({ tags }, envTags === undefined ? {} : { NX_DOCKER_TAGS: envTags }).tags).toEqual(expected);
+    });
+
+    test.each<[string, ImageOptions, NodeJS.ProcessEnv, string]>([
+      ['an invalid env tag', {}, { NX_DOCKER_TAGS: 'feature/login' }, 'Invalid image tag "feature/login"'],
+      ['an invalid option tag', { tags: ['-rc'] }, {}, 'Invalid image tag "-rc"'],
+    ])('rejects %s', (_name, options, env, message) => {
+      expect(() => resolveSettings(options, env)).toThrow(ImageRefError);
+      expect(() => resolveSettings(options, env)).toThrow(message);
+    });
+  });
+
+  test.each<[string, ImageOptions, NodeJS.ProcessEnv, string]>([
+    ['a registry with an underscore host', {}, { NX_DOCKER_REGISTRY: 'my_registry:5000' }, 'registry "my_registry:5000" is not a host[:port]'],
+    ['an uppercase registry namespace', { registry: `${REGISTRY}/Team` }, {}, '"Team" must be lowercase'],
+    ['an uppercase imagePrefix', { imagePrefix: 'Acme/' }, {}, 'Invalid imagePrefix "Acme/x"'],
+  ])('rejects %s', (_name, options, env, message) => {
+    expect(() => resolveSettings(options, env)).toThrow(ImageRefError);
+    expect(() => resolveSettings(options, env)).toThrow(message);
+  });
+
+  it('accepts an image prefix with a namespace', () => {
+    expect(resolveSettings({ imagePrefix: 'acme/' }, {}).imagePrefix).toBe('acme/');
+  });
+
+  it('never writes to the environment it was given', () => {
+    const env = Object.freeze({ PUSH: 'true', NX_DOCKER_REGISTRY: REGISTRY });
+    expect(() => resolveSettings({ tags: ['v1'] }, env)).not.toThrow();
+    expect(env).toEqual({ PUSH: 'true', NX_DOCKER_REGISTRY: REGISTRY });
+  });
+});
