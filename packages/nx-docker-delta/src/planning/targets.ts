@@ -134,6 +134,8 @@ export interface ServiceTargetsInput {
   namedInputs: string[];
   /** Whether this project also owns a base (then docker-build waits for both). */
   ownsBase: boolean;
+  /** Whether `base` is one of this project's own bases; otherwise it is a dependency's. */
+  baseIsOwn?: boolean;
   options: NormalizedPluginOptions;
 }
 
@@ -155,7 +157,7 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
   if (input.base) {
     // `params: 'forward'`: `nx affected -t docker-build --push` pushes the base too.
     dependsOn.push(
-      input.ownsBase
+      input.baseIsOwn
         ? { target: options.baseTargetName, params: 'forward' }
         : { target: options.baseTargetName, dependencies: true, params: 'forward' }
     );
@@ -165,7 +167,11 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
   else if (dockerfileDir !== projectRoot) serviceOptions.context = projectRoot;
   if (options.imagePrefix) serviceOptions.imagePrefix = options.imagePrefix;
 
-  const shares = input.base ? `on the shared base ${input.base.name}` : 'standalone (it declares no ARG BASE_IMAGE)';
+  const shares = input.base
+    ? `on the shared base ${input.base.name}`
+    : facts.declaresBaseArg
+      ? 'on no base yet: its ARG BASE_IMAGE matches no single Dockerfile.base (set ARG BASE_IMAGE=<base name>)'
+      : 'standalone (it declares no ARG BASE_IMAGE)';
   return {
     [options.serviceTargetName]: {
       executor: EXECUTORS.service,

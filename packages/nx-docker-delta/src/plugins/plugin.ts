@@ -101,6 +101,7 @@ function inferDockerTargets(
       baseSources: base ? sourcesOf(base) : undefined,
       namedInputs,
       ownsBase: basesByRoot.has(service.root),
+      baseIsOwn: base !== undefined && bases.some((b) => b.spec === base && b.root === service.root),
       options,
     });
     results.push([service.file, { projects: { [service.root]: { targets } } }]);
