@@ -172,7 +172,11 @@ const factsCache = new Map<string, DockerfileFacts | undefined>();
 
 /**
  * Graph edges service → the project owning its base, so changing a base makes exactly its
- * services affected. The source file of each edge is the service Dockerfile that names the base.
+ * services affected. They are `implicit`, not `static`: @nx/js's typescript-sync turns every
+ * non-implicit project dependency into a TypeScript project reference, and in a TS-solution
+ * workspace (`create-nx-workspace --preset=ts`) the base usually belongs to the root project,
+ * so `nx sync` added `"path": "../.."` to each service's tsconfig.lib.json and `tsc --build`
+ * failed with TS6202 "Project references may not form a circular graph".
  */
 export const createDependencies: CreateDependencies<NxDockerDeltaPluginOptions> = (rawOptions, context) => {
   const options = normalizePluginOptions(rawOptions);
@@ -203,7 +207,7 @@ export const createDependencies: CreateDependencies<NxDockerDeltaPluginOptions> 
     if (choice.kind !== 'base') continue;
     const owner = bases.find((b) => b.spec.dockerfile === choice.base.dockerfile)?.project;
     if (!owner || owner === project) continue;
-    dependencies.push({ source: project, target: owner, type: DependencyType.static, sourceFile: dockerfile });
+    dependencies.push({ source: project, target: owner, type: DependencyType.implicit });
   }
   return dependencies;
 };
