@@ -16,58 +16,38 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { provisionDocker, stopProvisioned } from './docker-env/provision.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env };
 const isCI = /^(1|true)$/i.test(env.CI ?? '');
-const started = [];
 let child = null;
 
 const log = (msg) => process.stderr.write(`[test] ${msg}\n`);
 const seconds = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 
-/** Spawn with an argv array; stream output; resolve with exit code, stdout and the stderr tail. */
-function run(cmd, args, { env: runEnv = env, capture = false } = {}) {
+/** Spawn with an argv array, output inherited; resolve with the exit code. */
+function run(cmd, args, { env: runEnv = env } = {}) {
   return new Promise((resolvePromise) => {
-    const p = spawn(cmd, args, { cwd: root, env: runEnv, stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'] });
+    const p = spawn(cmd, args, { cwd: root, env: runEnv, stdio: ['ignore', 'inherit', 'inherit'] });
     child = p;
-    let stdout = '';
-    let stderrTail = '';
-    if (capture) {
-      p.stdout.on('data', (d) => { stdout += d; process.stdout.write(d); });
-      p.stderr.on('data', (d) => { stderrTail = (stderrTail + d).slice(-4000); process.stderr.write(d); });
-    }
-    p.on('error', (e) => { stderrTail += `\n${e.message}`; });
+    p.on('error', (e) => log(`${cmd}: ${e.message}`));
     p.on('close', (code, signal) => {
       child = null;
-      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderrTail });
+      resolvePromise({ code: code ?? (signal ? 128 : 1) });
     });
   });
 }
-
-const kv = (stdout) => Object.fromEntries(
-  stdout.split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim())).filter(Boolean).map((m) => [m[1], m[2]]),
-);
-const lastLine = (s) => s.trim().split('\n').filter(Boolean).pop()?.replace(/^\[docker-env\] (ERROR: )?/, '') ?? 'unknown reason';
 
 function banner(reason) {
   const line = '#'.repeat(78);
   process.stderr.write(`\n${line}\n#\n#   DOCKER SUITES SKIPPED: ${reason}\n#   (Docker tests see NXDD_SKIP_DOCKER=1; under CI=true this is a failure.)\n#\n${line}\n\n`);
 }
 
-async function stopStarted() {
-  if (started.length === 0) return;
-  log(`stopping services this run started: ${started.join(', ')}`);
-  // Registry before dockerd: a registry:2 fallback container needs the daemon to be removed.
-  const order = [...started.filter((s) => s.startsWith('registry')), ...started.filter((s) => s === 'dockerd')];
-  started.length = 0;
-  await run('bash', [join(root, 'tools/docker-env/stop.sh'), ...order]);
-}
-
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {
     child?.kill(sig);
-    await stopStarted();
+    await stopProvisioned({ log });
     process.exit(130);
   });
 }
@@ -85,28 +65,11 @@ async function installDependencies() {
 
 /** Returns the extra env for the test processes, or a skip reason. */
 async function setUpDocker() {
-  const script = (name) => join(root, 'tools/docker-env', name);
-  const steps = [
-    ['ensure-docker.sh', []],
-    ['ensure-registry.sh', []],
-    ['make-base-images.sh', env.NXDD_ELIXIR === '1' ? ['--elixir'] : []],
-  ];
-  const found = {};
-  for (const [name, args] of steps) {
-    const t0 = Date.now();
-    const r = await run('bash', [script(name), ...args], { capture: true });
-    log(`${name} ${r.code === 0 ? 'ok' : `failed (exit ${r.code})`} in ${seconds(t0)}`);
-    if (r.code !== 0) return { skip: `${name}: ${lastLine(r.stderrTail)}` };
-    const out = kv(r.stdout);
-    if (out.NXDD_STARTED) started.push(out.NXDD_STARTED);
-    Object.assign(found, out);
+  try {
+    return { env: await provisionDocker({ log, elixir: env.NXDD_ELIXIR === '1' }) };
+  } catch (error) {
+    return { skip: error.message };
   }
-  return {
-    env: {
-      NXDD_TEST_REGISTRY: found.NXDD_TEST_REGISTRY ?? `127.0.0.1:${env.REGISTRY_PORT || 5000}`,
-      NX_DOCKER_BIN: found.NX_DOCKER_BIN,
-    },
-  };
 }
 
 async function main() {
@@ -154,6 +117,6 @@ try {
   log(`ERROR: ${e.message}`);
   code = 1;
 } finally {
-  await stopStarted();
+  await stopProvisioned({ log });
 }
 process.exit(code);
