@@ -251,6 +251,9 @@ describeDocker.each(['npm', 'pnpm', 'yarn'] as FixturePm[])('generated Node Dock
   });
 
   it("adding a dependency to service a leaves b's deps steps CACHED (byte-stable pruned context)", () => {
+    // Re-warm b's cache right before the change: other suites on this daemon may run
+    // `docker builder prune` (tests/docker/core.spec.ts does), which would fake a miss.
+    buildService('b', 1);
     writeFiles(root, serviceFiles(pm, { 'is-number': '7.0.0' }));
     install(root, pm);
     rmSync(join(root, '.nx'), { recursive: true, force: true });
