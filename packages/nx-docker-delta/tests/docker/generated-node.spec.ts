@@ -120,7 +120,7 @@ function serviceFiles(pm: FixturePm, extraForA: Record<string, string> = {}) {
 function projectJson(name: string) {
   return {
     name,
-    projectType: 'application',
+    projectType: 'application' as const,
     targets: { build: { executor: 'nx:run-commands', outputs: [`{workspaceRoot}/dist/apps/${name}`], options: { command: 'true' } } },
   };
 }
