@@ -5,9 +5,9 @@ import { DockerEngine } from '../engine/docker';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { baseContentHash, contentTag } from '../planning/hash';
 import { assertImageName, qualify } from '../planning/image-ref';
-import { ImageReceipt, summaryLine } from '../planning/receipt';
+import { ImageReceipt, receiptStillTrue, summaryLine } from '../planning/receipt';
 import { BaseSpec, baseReceiptPath, baseRepository } from '../planning/targets';
-import { hashContextSources, MissingSourceError, writeFileAtomic } from '../utils/fs';
+import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtomic } from '../utils/fs';
 import { withLock } from './lock';
 import type { ImageSettings } from './settings';
 
@@ -88,6 +88,8 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
         if (remote.state !== 'present') await engine.push(`${plan.image}:latest`, { signal: ctx.signal }).catch(() => undefined);
       }
       ctx.log(`Base ${spec.name} is up to date (${plan.ref} is in the local image store) — not rebuilt.`);
+      const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
+      if (receiptStillTrue(current, { ref: plan.ref, imageId: local.id, pushed: settings.push, digest })) return current;
       return write(receipt({ imageId: local.id, outcome: 'reused', sizeBytes: local.size, digest }));
     }
     if (settings.registry) {

@@ -40,6 +40,24 @@ export function isReceipt(value: unknown): value is ImageReceipt {
   return !!r && r.schemaVersion === RECEIPT_SCHEMA_VERSION && typeof r.ref === 'string' && typeof r.imageId === 'string';
 }
 
+/**
+ * Does `receipt` still describe the image as it is now? Then there is nothing to record: a
+ * receipt is rewritten only when what it says changed, so a build's own receipt (steps run,
+ * outcome `built`) survives later runs that merely find the image in place.
+ */
+export function receiptStillTrue(
+  receipt: unknown,
+  now: Pick<ImageReceipt, 'ref' | 'imageId' | 'pushed' | 'digest'>
+): receipt is ImageReceipt {
+  return (
+    isReceipt(receipt) &&
+    receipt.ref === now.ref &&
+    receipt.imageId === now.imageId &&
+    receipt.pushed === now.pushed &&
+    (!now.pushed || receipt.digest === now.digest)
+  );
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['kB', 'MB', 'GB'];
