@@ -273,3 +273,79 @@ describeDocker.each(['npm', 'pnpm', 'yarn'] as FixturePm[])('generated Node Dock
     expect(aInstall).toEqual(expect.objectContaining({ cached: false }));
   });
 });
+
+describeDocker('generated Node Dockerfile with --compile=docker runs `nx build` inside the image (npm)', () => {
+  jest.setTimeout(15 * 60_000);
+  let root: string;
+  const images: string[] = [];
+  const containers: string[] = [];
+  const baseTag = `${PREFIX}workspace-base:cd-${RUN_ID}`;
+  const build = {
+    executor: 'nx:run-commands',
+    outputs: ['{workspaceRoot}/dist/apps/a'],
+    // A stand-in bundler: inlines the workspace lib, keeps npm packages external.
+    options: { command: "mkdir -p dist/apps/a && sed 's#@fx/shared#./shared.js#' apps/a/src/main.js > dist/apps/a/main.js && cp libs/shared/src/index.js dist/apps/a/shared.js" },
+  };
+  const files: Record<string, string> = {
+    'package.json': JSON.stringify({ name: 'cd-fixture', version: '0.0.0', private: true, dependencies: { ms: '2.1.3' }, devDependencies: { nx: '23.2.1' } }, null, 2),
+    'nx.json': JSON.stringify({ pluginsConfig: { '@nx/js': { analyzeSourceFiles: true } } }),
+    'tsconfig.base.json': JSON.stringify({ compilerOptions: { baseUrl: '.', paths: { '@fx/shared': ['libs/shared/src/index.js'] } } }),
+    'apps/a/project.json': JSON.stringify({ name: 'a', projectType: 'application', targets: { build } }),
+    'libs/shared/project.json': JSON.stringify({ name: 'shared', projectType: 'library' }),
+    'apps/a/src/main.js': "const { greet } = require('@fx/shared');\nrequire('http').createServer((q, s) => s.end(greet('a'))).listen(3000);\n",
+    'libs/shared/src/index.js': "const ms = require('ms');\nexports.greet = (n) => 'hello ' + n + ' built in docker ' + ms(2000);\n",
+  };
+
+  beforeAll(() => {
+    root = makeWorkspace('npm', files, 'nxdd-gen-test-cd-');
+  });
+  afterAll(() => {
+    if (containers.length) docker(['rm', '-f', ...containers]);
+    if (images.length) docker(['rmi', '-f', ...images]);
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('stages sources + a build manifest with nx, builds without host output, and serves', async () => {
+    const tree: Tree = createTreeWithEmptyWorkspace();
+    for (const f of ['package.json', 'package-lock.json', 'nx.json', 'tsconfig.base.json']) tree.write(f, readFileSync(join(root, f)));
+    addProjectConfiguration(tree, 'a', { root: 'apps/a', projectType: 'application', targets: { build } });
+    addProjectConfiguration(tree, 'shared', { root: 'libs/shared', projectType: 'library' });
+    await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+    await dockerfileGenerator(tree, { project: 'a', compile: 'docker', workspaceDeps: ['libs/shared'], port: 3000, skipFormat: true });
+    for (const p of ['Dockerfile.base', 'apps/a/Dockerfile']) writeFileSync(join(root, p), tree.read(p, 'utf-8') as string);
+
+    const ctx = stageInChild({
+      workspaceRoot: root,
+      projectName: 'a',
+      dockerfilePath: join(root, 'apps/a/Dockerfile'),
+      outputDir: join(root, '.nx-docker-delta/contexts/a'),
+    });
+    expect(ctx.error).toBeUndefined();
+    expect(ctx.files.some((f) => f.startsWith('dist/'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(ctx.dir, '.nx-docker-delta/build-manifest/package.json'), 'utf8')).devDependencies).toEqual({ nx: '23.2.1' });
+    expect(JSON.parse(readFileSync(join(ctx.dir, 'package.json'), 'utf8')).devDependencies).toBeUndefined();
+
+    const emptyCtx = mkdtempSync(join(tmpdir(), 'nxdd-gen-test-basectx-'));
+    const base = docker(['build', '-f', join(root, 'Dockerfile.base'), '--build-arg', 'OS_BUILD_DEPS=', '-t', baseTag, emptyCtx]);
+    rmSync(emptyCtx, { recursive: true, force: true });
+    expect(base.status).toBe(0);
+    images.push(baseTag);
+
+    const t = `${PREFIX}a:cd-${RUN_ID}`;
+    const r = docker([
+      'build', '--progress=plain', '-f', join(root, 'apps/a/Dockerfile'),
+      '--build-arg', `BASE_IMAGE=${baseTag}`, '--build-arg', `RUNTIME_IMAGE=${NODE_STANDIN}`,
+      '-t', t, ctx.dir,
+    ]);
+    if (r.status !== 0) throw new Error(`docker build failed:\n${r.stderr.slice(-4000)}`);
+    images.push(t);
+    expect(r.stderr).toMatch(/nx run a:build/);
+    // nx and its toolchain stay in the build stage: the runtime image has production deps only.
+    expect(docker(['run', '--rm', t, 'node', '-e', "require.resolve('nx')"]).status).not.toBe(0);
+
+    const id = docker(['run', '-d', '-p', '127.0.0.1:0:3000', t]).stdout.trim();
+    containers.push(id);
+    const port = Number(docker(['port', id, '3000/tcp']).stdout.trim().split(':').pop());
+    expect((await waitForHttp(port, '/')).body).toBe('hello a built in docker 2s');
+  });
+});
