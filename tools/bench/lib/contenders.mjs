@@ -1,0 +1,188 @@
+// The contenders, each set up the way its users would: same workspace source, its own
+// Dockerfiles (from its own generators where it has them) and its own build command.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from './proc.mjs';
+import { nxJson, rootPackageJson, serviceName, write } from './workspace.mjs';
+
+/** The stand-in every contender's runtime starts FROM (nothing can be pulled here). */
+export const NODE_IMAGE = 'node:20-bookworm-slim';
+
+export const nxArgs = (ws, args) => [join(ws.root, 'node_modules/nx/dist/bin/nx.js'), ...args];
+
+export function nx(ws, args, log, extraEnv = {}) {
+  return run(process.execPath, nxArgs(ws, args), { cwd: ws.root, env: { ...ws.env, ...extraEnv }, log });
+}
+
+/** `docker build` of a whole service list, one after the other (the seed's loop). */
+async function dockerLoop(ws, services, log) {
+  for (const name of services) {
+    await run(
+      ws.docker,
+      ['build', '--progress=plain', '--file', `apps/${name}/Dockerfile`, '--tag', `${ws.imagePrefix}${name}`, '--label', `nxbench.id=${ws.runId}`, '.'],
+      { cwd: ws.root, env: ws.env, log }
+    );
+  }
+}
+
+const naive = {
+  id: 'naive',
+  label: 'naive (Dockerfile per service, whole repo, loop)',
+  devDependencies: {},
+  plugins: [],
+  async setup(ws) {
+    // The seed's "before" picture: every image copies the repository, installs everything, builds.
+    write(ws.root, '.dockerignore', 'node_modules\n**/node_modules\n**/dist\n.git\n.nx\ntmp\n');
+    for (const name of ws.services) {
+      write(
+        ws.root,
+        `apps/${name}/Dockerfile`,
+        [
+          `FROM ${NODE_IMAGE}`,
+          'WORKDIR /repo',
+          'COPY . .',
+          'RUN npm ci',
+          `RUN npx nx build ${name}`,
+          `WORKDIR /repo/apps/${name}/dist`,
+          'ENV NX_DAEMON=false PORT=3000',
+          'CMD ["node", "main.js"]',
+          '',
+        ].join('\n')
+      );
+    }
+    return { notes: [] };
+  },
+  buildAll: (ws, log) => dockerLoop(ws, ws.services, log),
+  // No affected detection: the loop rebuilds every service (each one re-copies the changed repo).
+  buildDelta: (ws, log) => dockerLoop(ws, ws.services, log),
+  serviceImage: (ws, name) => `${ws.imagePrefix}${name}`,
+};
+
+const nxDocker = {
+  id: 'nxdocker',
+  label: '@nx/docker 23.2.1 (setup-docker Dockerfiles, nx affected -t docker:build)',
+  devDependencies: { '@nx/docker': '23.2.1', '@nx/node': '23.2.1' },
+  plugins: (ws) => [
+    {
+      plugin: '@nx/docker',
+      options: {
+        // The image name is the only change to the defaults: a unique prefix so the benchmark
+        // removes exactly its own images on a shared daemon.
+        buildTarget: { name: 'docker:build', skipDefaultTag: true, args: [`--tag ${ws.imagePrefix}{projectName}`, `--label nxbench.id=${ws.runId}`] },
+        runTarget: { name: 'docker:run' },
+      },
+    },
+  ],
+  async setup(ws, log) {
+    // The real generator for the first service; its output (Dockerfile + docker:build target)
+    // is the same for every service up to the name, so the others get it with the name
+    // substituted — `nx g` costs ~10–30 s per call on this loaded 2-core machine.
+    const [first, ...rest] = ws.services;
+    await nx(ws, ['g', '@nx/node:setup-docker', `--project=${first}`, '--no-interactive', '--skipFormat'], log);
+    const generated = readFileSync(join(ws.root, 'apps', first, 'Dockerfile'), 'utf8');
+    const target = JSON.parse(readFileSync(join(ws.root, 'apps', first, 'project.json'), 'utf8')).targets['docker:build'];
+    for (const name of rest) {
+      writeFileSync(join(ws.root, 'apps', name, 'Dockerfile'), generated.replaceAll(first, name));
+      const projectFile = join(ws.root, 'apps', name, 'project.json');
+      const project = JSON.parse(readFileSync(projectFile, 'utf8'));
+      project.targets['docker:build'] = JSON.parse(JSON.stringify(target).replaceAll(first, name));
+      writeFileSync(projectFile, JSON.stringify(project, null, 2) + '\n');
+    }
+    const notes = [];
+    // setup-docker writes `FROM docker.io/node:lts-alpine`; nothing can be pulled here, so the
+    // one change is the local Debian stand-in every contender uses.
+    for (const name of ws.services) {
+      const file = join(ws.root, 'apps', name, 'Dockerfile');
+      const text = readFileSync(file, 'utf8');
+      const from = /^FROM (.+)$/m.exec(text)?.[1];
+      writeFileSync(file, text.replace(/^FROM .+$/m, `FROM ${NODE_IMAGE}`));
+      if (name === ws.services[0]) notes.push(`@nx/node:setup-docker wrote \`FROM ${from}\`; replaced by the local \`${NODE_IMAGE}\` stand-in (no pulls here).`);
+    }
+    return { notes, dockerfile: readFileSync(join(ws.root, 'apps', ws.services[0], 'Dockerfile'), 'utf8') };
+  },
+  buildAll: (ws, log) => nx(ws, ['run-many', '-t', 'docker:build', '--outputStyle=stream'], log),
+  buildDelta: (ws, log) => nx(ws, ['affected', '-t', 'docker:build', '--base=HEAD~1', '--head=HEAD', '--outputStyle=stream'], log),
+  serviceImage: (ws, name) => `${ws.imagePrefix}${name}`,
+};
+
+/** Service Dockerfile used when the plugin's `dockerfile` generator is not there (yet). */
+export function fallbackServiceDockerfile(name) {
+  return [
+    '# nx-docker-delta: context=pruned',
+    'ARG BASE_IMAGE=workspace-base',
+    `ARG RUNTIME_IMAGE=${NODE_IMAGE}`,
+    '',
+    '# Production dependencies from the pruned manifest: cached until this service\'s own deps change.',
+    'FROM ${BASE_IMAGE} AS deps',
+    'COPY package.json package-lock.json ./',
+    'RUN npm ci --omit=dev',
+    '',
+    'FROM ${RUNTIME_IMAGE}',
+    'WORKDIR /app',
+    'ENV NODE_ENV=production PORT=3000',
+    'COPY --from=deps /app/node_modules ./node_modules',
+    `COPY apps/${name}/dist ./`,
+    'CMD ["node", "main.js"]',
+    '',
+  ].join('\n');
+}
+
+const ours = {
+  id: 'ours',
+  label: 'nx-docker-delta (init + dockerfile generators, nx affected -t docker-build)',
+  devDependencies: {},
+  plugins: [],
+  async setup(ws, log) {
+    const notes = [];
+    await nx(ws, ['g', 'nx-docker-delta:init', '--flavour=debian', `--baseImage=${NODE_IMAGE}`, '--no-interactive'], log);
+    // The unique image prefix (so the benchmark removes only its own images) and a label for
+    // its dangling images are the only additions to what init registered.
+    const nxJsonPath = join(ws.root, 'nx.json');
+    const config = JSON.parse(readFileSync(nxJsonPath, 'utf8'));
+    const entry = config.plugins.find((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-docker-delta');
+    entry.options = { ...entry.options, imagePrefix: ws.imagePrefix };
+    config.targetDefaults = { ...config.targetDefaults, 'docker-service': { options: { labels: { 'nxbench.id': ws.runId } } } };
+    writeFileSync(nxJsonPath, JSON.stringify(config, null, 2) + '\n');
+
+    if (ws.pluginGenerators.includes('dockerfile')) {
+      for (const name of ws.services) {
+        await nx(ws, ['g', 'nx-docker-delta:dockerfile', `--project=${name}`, '--no-interactive'], log);
+      }
+      notes.push('Service Dockerfiles written by `nx g nx-docker-delta:dockerfile`.');
+    } else {
+      for (const name of ws.services) write(ws.root, `apps/${name}/Dockerfile`, fallbackServiceDockerfile(name));
+      notes.push(
+        'The `dockerfile` generator was not in the plugin yet: service Dockerfiles are the hand-written two-stage file in tools/bench/lib/contenders.mjs (pruned context, deps stage on the shared base, runtime FROM the Node image).'
+      );
+    }
+    return { notes, dockerfile: readFileSync(join(ws.root, 'apps', ws.services[0], 'Dockerfile'), 'utf8'), base: readFileSync(join(ws.root, 'Dockerfile.base'), 'utf8') };
+  },
+  buildAll: (ws, log, env = {}) => nx(ws, ['run-many', '-t', 'docker-build', '--outputStyle=stream'], log, env),
+  buildDelta: (ws, log, env = {}) => nx(ws, ['affected', '-t', 'docker-build', '--base=HEAD~1', '--head=HEAD', '--outputStyle=stream'], log, env),
+  serviceImage: (ws, name) => `${ws.imagePrefix}${name}`,
+};
+
+export const CONTENDERS = { ours, nxdocker: nxDocker, naive };
+
+/** Writes the contender's package.json and nx.json. */
+export function contenderRootFiles(contender, ws) {
+  const plugins = typeof contender.plugins === 'function' ? contender.plugins(ws) : contender.plugins;
+  return {
+    'package.json': rootPackageJson(contender.devDependencies),
+    'nx.json': nxJson(plugins),
+  };
+}
+
+/** Changes the one line of svc01 that the delta scenarios change. */
+export function touchService(ws, name, marker) {
+  const file = join(ws.root, 'apps', name, 'src/main.ts');
+  const text = readFileSync(file, 'utf8');
+  if (!/BUILD_MARKER = \d+;/.test(text)) throw new Error(`${file} has no BUILD_MARKER line`);
+  writeFileSync(file, text.replace(/BUILD_MARKER = \d+;/, `BUILD_MARKER = ${marker};`));
+}
+
+export function servicesOf(count) {
+  return Array.from({ length: count }, (_, i) => serviceName(i));
+}
+
+export const hasFile = (ws, rel) => existsSync(join(ws.root, rel));

@@ -1,0 +1,74 @@
+// P5: what inference costs. `nx show projects` on a workspace of M projects, each with a
+// Dockerfile, without a Docker plugin, with nx-docker-delta and with @nx/docker; and the
+// plugin's createNodes function called directly on the file list Nx would hand it.
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fallbackServiceDockerfile } from './contenders.mjs';
+import { run, stats } from './proc.mjs';
+import { commitAll, git, lockfileFor } from './setup.mjs';
+import { nxJson, rootPackageJson, writeFiles } from './workspace.mjs';
+
+const VARIANTS = {
+  without: [],
+  'nx-docker-delta': [{ plugin: 'nx-docker-delta' }],
+  '@nx/docker': [{ plugin: '@nx/docker' }],
+};
+
+export async function measureGraphCost({ benchRoot, templateDir, projects, runs, env, log, say }) {
+  const root = join(benchRoot, 'p5');
+  const ws = { root, env: { ...env, NX_CACHE_DIRECTORY: join(root, '.nx/cache') } };
+  const files = { '.gitignore': 'node_modules\n.nx\n', 'package.json': rootPackageJson({}) };
+  const dockerfiles = ['Dockerfile.base'];
+  files['Dockerfile.base'] = 'ARG NODE_IMAGE=node:20-bookworm-slim\nFROM ${NODE_IMAGE}\nWORKDIR /app\n';
+  for (let i = 0; i < projects; i++) {
+    const name = `p${String(i + 1).padStart(3, '0')}`;
+    files[`apps/${name}/project.json`] = JSON.stringify({ name, sourceRoot: `apps/${name}/src`, projectType: 'application' }) + '\n';
+    files[`apps/${name}/Dockerfile`] = fallbackServiceDockerfile(name);
+    files[`apps/${name}/src/main.ts`] = `export const name = '${name}';\n`;
+    dockerfiles.push(`apps/${name}/Dockerfile`);
+  }
+  mkdirSync(root, { recursive: true });
+  writeFiles(root, files);
+  writeFileSync(join(root, 'package-lock.json'), await lockfileFor(files['package.json'], log));
+  symlinkSync(join(templateDir, 'node_modules'), join(root, 'node_modules'), 'dir');
+  await git(ws, ['init', '-q', '-b', 'main'], log);
+  await commitAll(ws, 'p5', log);
+
+  const show = {};
+  for (const [variant, plugins] of Object.entries(VARIANTS)) {
+    writeFileSync(join(root, 'nx.json'), nxJson(plugins));
+    const nxBin = join(root, 'node_modules/nx/dist/bin/nx.js');
+    const warm = await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: ws.env, log, capture: true });
+    const count = warm.stdout.split('\n').filter(Boolean).length;
+    const times = [];
+    for (let r = 0; r < runs; r++) times.push((await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: ws.env, log })).ms);
+    show[variant] = { ...stats(times), projects: count, firstRunMs: warm.ms };
+    say(`P5 nx show projects [${variant}]: ${(show[variant].median / 1000).toFixed(2)} s median (${count} projects)`);
+  }
+
+  // createNodes called directly, in one process as Nx's plugin worker does (module loaded once).
+  const script = `
+    const { performance } = require('node:perf_hooks');
+    const t0 = performance.now();
+    const plugin = require(${JSON.stringify(join(templateDir, 'node_modules/nx-docker-delta/dist/index.js'))});
+    const loadMs = performance.now() - t0;
+    const files = ${JSON.stringify(dockerfiles)};
+    const context = { nxJsonConfiguration: require('./nx.json'), workspaceRoot: process.cwd() };
+    (async () => {
+      const times = [];
+      let nodes = 0;
+      for (let i = 0; i < ${runs + 1}; i++) {
+        const t = performance.now();
+        const result = await plugin.createNodesV2[1](files, {}, context);
+        times.push(performance.now() - t);
+        nodes = result.length;
+      }
+      console.log(JSON.stringify({ loadMs, times, nodes }));
+    })();`;
+  writeFileSync(join(root, 'nx.json'), nxJson(VARIANTS['nx-docker-delta']));
+  const direct = await run(process.execPath, ['-e', script], { cwd: root, env: ws.env, log, capture: true });
+  const parsed = JSON.parse(direct.stdout.trim().split('\n').pop());
+  const createNodes = { files: dockerfiles.length, results: parsed.nodes, moduleLoadMs: parsed.loadMs, firstCallMs: parsed.times[0], ...stats(parsed.times.slice(1)) };
+  say(`P5 createNodes on ${dockerfiles.length} Dockerfiles: first call ${createNodes.firstCallMs.toFixed(0)} ms, then ${createNodes.median.toFixed(0)} ms median`);
+  return { projects, show, createNodes };
+}

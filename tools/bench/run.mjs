@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+// Benchmark: nx-docker-delta against @nx/docker, a naive per-service loop and
+// @nx-tools/nx-container, on one generated workspace. A script that prints measured numbers.
+//
+//   node tools/bench/run.mjs                 # N=20 services, 3 runs per scenario
+//   node tools/bench/run.mjs --services 10 --runs 3
+//   node tools/bench/run.mjs --quick         # N=3, 1 run, 100-project P5: smoke test, no numbers asserted
+//
+// Options: --services N, --runs R, --p5-projects M, --contenders ours,nxdocker,naive,
+//          --scenarios P1,P2,P3,P4,P5,floor, --out DIR (default tools/bench/results; quick: a temp dir),
+//          --keep (keep the temp workspaces), --registry HOST:PORT (default 127.0.0.1:5000).
+// Needs: Docker with a BuildKit-capable client (buildx, or a client < 23), the local
+// `node:20-bookworm-slim` stand-in image, network for npm (host and containers).
+// Removes only images named with this run's unique prefix or carrying its label, and runs
+// `docker builder prune -af` for the cold scenarios (P2, P3).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, totalmem, tmpdir, hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CONTENDERS, NODE_IMAGE, nx, servicesOf, touchService } from './lib/contenders.mjs';
+import { buildxAvailability, deltaPushBytes, imageSize, probeDockerClient, pruneBuildCache, registryUp, removeImages } from './lib/docker.mjs';
+import { measureGraphCost } from './lib/graph-cost.mjs';
+import { CommandError, run, stats, timed } from './lib/proc.mjs';
+import { renderMarkdown } from './lib/report.mjs';
+import { commitAll, createWorkspace, ensureTemplate, installPlugin, wipeWorkspaceState } from './lib/setup.mjs';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const { values: argv } = parseArgs({
+  options: {
+    services: { type: 'string' },
+    runs: { type: 'string' },
+    'p5-projects': { type: 'string' },
+    contenders: { type: 'string' },
+    scenarios: { type: 'string' },
+    out: { type: 'string' },
+    registry: { type: 'string', default: '127.0.0.1:5000' },
+    quick: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const quick = argv.quick;
+const N = Number(argv.services ?? (quick ? 3 : 20));
+const R = Number(argv.runs ?? (quick ? 1 : 3));
+const P5_PROJECTS = Number(argv['p5-projects'] ?? (quick ? 100 : 500));
+const contenderIds = (argv.contenders ?? 'ours,nxdocker,naive').split(',').map((s) => s.trim()).filter(Boolean);
+const scenarios = new Set((argv.scenarios ?? 'P1,P2,P3,P4,P5,floor').split(',').map((s) => s.trim()));
+const started = Date.now();
+const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+const runId = `nxbench-${stamp.toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
+const benchRoot = mkdtempSync(join(tmpdir(), 'nxbench-'));
+const logDir = join(benchRoot, 'logs');
+const say = (line) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(5)}s] ${line}\n`);
+
+const results = {
+  date: new Date().toISOString(),
+  runId,
+  options: { services: N, runs: R, p5Projects: P5_PROJECTS, quick, contenders: contenderIds, scenarios: [...scenarios] },
+  machine: {},
+  contenders: {},
+  notes: [],
+};
+
+async function main() {
+  for (const id of contenderIds) if (!CONTENDERS[id]) throw new Error(`Unknown contender ${id} — use ${Object.keys(CONTENDERS).join(', ')}.`);
+  const docker = await probeDockerClient(process.env);
+  const mem = `${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at start)`;
+  const nodeVersion = process.version;
+  const registry = argv.registry;
+  const registryOk = await registryUp(registry);
+  results.machine = {
+    host: hostname(),
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model,
+    memory: mem,
+    node: nodeVersion,
+    docker: `client ${docker.client} (${docker.bin}), server ${docker.server}`,
+    clientMode: docker.mode,
+    rejectedClients: docker.rejected,
+    registry: registryOk ? `${registry} (namespace ${runId})` : `${registry} not reachable`,
+  };
+  say(`run ${runId}: N=${N}, runs=${R}, docker ${docker.bin} [${docker.mode}], workspaces in ${benchRoot}`);
+  const standIn = await imageSize(docker.bin, NODE_IMAGE);
+  if (!standIn) throw new Error(`The ${NODE_IMAGE} stand-in image is missing — run bash tools/docker-env/make-base-images.sh first.`);
+
+  // Older runs of this harness that died before cleaning up (same prefix family, never others).
+  await removeImages(docker.bin, { prefixes: ['nxbench-', `${registry}/nxbench-`], runId: '__none__', log: join(logDir, 'cleanup.log') });
+
+  say('preparing the shared node_modules template (cached after the first run)');
+  const templateDir = await ensureTemplate(join(logDir, 'setup.log'));
+  say('building nx-docker-delta from the repo into the template');
+  const pluginGenerators = await installPlugin(repoRoot, templateDir, join(logDir, 'setup.log'));
+  results.machine.pluginGenerators = pluginGenerators;
+
+  // Every contender's `docker` is the BuildKit-capable client (@nx/docker runs plain `docker build`).
+  const binDir = join(benchRoot, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  symlinkSync(docker.bin, join(binDir, 'docker'));
+  const baseEnv = { ...process.env, PATH: `${binDir}:${process.env.PATH}`, DOCKER_BUILDKIT: '1', NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_DOCKER_BIN: docker.bin, NX_SKIP_NX_CACHE: '', CI: '' };
+  for (const key of ['NX_DOCKER_REGISTRY', 'PUSH', 'NX_DOCKER_PUSH', 'NX_DOCKER_TAGS', 'NX_SKIP_NX_CACHE', 'CI']) delete baseEnv[key];
+
+  // @nx-tools/nx-container: its docker engine insists on buildx.
+  const buildx = await buildxAvailability(baseEnv);
+  results.contenders.nxcontainer = {
+    label: '@nx-tools/nx-container 7.3.0',
+    scenarios: {},
+    notes: buildx.some((b) => b.buildx)
+      ? ['buildx is available here, but this harness does not drive nx-container yet.']
+      : [
+          `Not measured: its docker engine checks \`docker buildx\` and throws "Docker buildx is required" (dist/executors/build/engines/docker/docker.engine.js); no docker client here has buildx (${buildx.map((b) => b.bin).join(', ')}). Its podman and kaniko engines are not installed here.`,
+        ],
+  };
+
+  const services = servicesOf(N);
+  const changed = services[0];
+
+  for (const id of contenderIds) {
+    // naive is the long pole: measure P5 before it, so an interrupted run still has P5.
+    if (id === 'naive' && scenarios.has('P5')) await measureP5({ baseEnv, templateDir });
+    const contender = CONTENDERS[id];
+    const root = join(benchRoot, id);
+    const ws = { id, root, templateDir, docker: docker.bin, runId, imagePrefix: `${runId}-${id}/`, services, pluginGenerators, env: { ...baseEnv, NX_CACHE_DIRECTORY: join(root, '.nx/cache') } };
+    const log = (name) => join(logDir, `${id}-${name}.log`);
+    const out = (results.contenders[id] = { label: contender.label, scenarios: {}, notes: [] });
+    say(`── ${contender.label}`);
+    try {
+      await measureContender({ id, contender, ws, out, log, docker, registry, registryOk, changed });
+    } catch (error) {
+      // One contender failing must not lose the others' numbers: record it and go on.
+      out.error = error.message;
+      out.notes.push(`FAILED: ${error.message}`);
+      say(`✖ ${id}: ${error.message}${error.tail ? `\n${error.tail.split('\n').slice(-15).join('\n')}` : ''}`);
+    }
+    await removeImages(docker.bin, { prefixes: [ws.imagePrefix, `${registry}/${runId}`], runId, log: log('cleanup') });
+    if (!argv.keep) rmSync(root, { recursive: true, force: true });
+    writeReport(false);
+  }
+  await afterContenders({ baseEnv, templateDir });
+}
+
+async function measureContender({ id, contender, ws, out, log, docker, registry, registryOk, changed }) {
+  {
+    await createWorkspace({ contender, ws, templateDir: ws.templateDir, services: N, log: log('setup') });
+    const setup = await contender.setup(ws, log('setup'));
+    out.notes.push(...setup.notes);
+    out.dockerfile = setup.dockerfile;
+    if (setup.base) out.baseDockerfile = setup.base;
+    await commitAll(ws, `${id} setup`, log('setup'));
+    const prefixes = [ws.imagePrefix, `${registry}/${runId}`];
+    const reset = async (name) => {
+      await removeImages(docker.bin, { prefixes, runId, log: log(name) });
+      await pruneBuildCache(docker.bin, log(name));
+      wipeWorkspaceState(ws);
+    };
+    let marker = 0;
+    const delta = async (name) => {
+      touchService(ws, changed, ++marker);
+      await commitAll(ws, `${name} ${marker}`, log(name));
+    };
+
+    // P2 cold: every service from an empty image store and build cache. Always run once (the
+    // other scenarios start from its result).
+    const coldRuns = scenarios.has('P2') ? R : 1;
+    const p2 = [];
+    for (let r = 0; r < coldRuns; r++) {
+      await reset('P2');
+      const { ms } = await timed(() => contender.buildAll(ws, log('P2')));
+      p2.push(ms);
+      say(`P2 cold       run ${r + 1}/${coldRuns}: ${(ms / 1000).toFixed(1)} s`);
+    }
+    if (scenarios.has('P2')) out.scenarios.P2 = stats(p2);
+
+    // P1 warm delta (+ P4: the last delta is pushed on top of the previous image).
+    if (scenarios.has('P1') || scenarios.has('P4')) {
+      const p1 = [];
+      const runsP1 = scenarios.has('P1') ? R : 1;
+      const pushTo = `${registry}/${runId}/${id}/${changed}`;
+      for (let r = 0; r < runsP1; r++) {
+        const last = r === runsP1 - 1;
+        if (last && scenarios.has('P4') && registryOk) {
+          await run(docker.bin, ['tag', contender.serviceImage(ws, changed), `${pushTo}:before`], { log: log('P4') });
+          await run(docker.bin, ['push', `${pushTo}:before`], { log: log('P4') });
+        }
+        await delta('P1');
+        const { ms } = await timed(() => contender.buildDelta(ws, log('P1')));
+        p1.push(ms);
+        say(`P1 warm delta run ${r + 1}/${runsP1}: ${(ms / 1000).toFixed(1)} s`);
+      }
+      if (scenarios.has('P1')) out.scenarios.P1 = stats(p1);
+      if (scenarios.has('P4')) {
+        const size = await imageSize(docker.bin, contender.serviceImage(ws, changed));
+        const p4 = { imageBytes: size, image: contender.serviceImage(ws, changed) };
+        if (registryOk) {
+          await run(docker.bin, ['tag', contender.serviceImage(ws, changed), `${pushTo}:after`], { log: log('P4') });
+          const push = await run(docker.bin, ['push', `${pushTo}:after`], { log: log('P4') });
+          Object.assign(p4, await deltaPushBytes(`${pushTo}:before`, `${pushTo}:after`), { pushMs: push.ms });
+        }
+        out.scenarios.P4 = p4;
+        say(`P4 size: ${(size / 1e6).toFixed(1)} MB; delta push ${p4.bytes !== undefined ? `${(p4.bytes / 1e6).toFixed(2)} MB in ${p4.blobs} blobs` : 'n/a'}`);
+      }
+    }
+
+    if (id === 'ours' && scenarios.has('floor')) out.scenarios.floor = await measureFloor(ws, changed, docker.bin, log('floor'), () => ++marker);
+
+    // P3 fresh CI machine: local images, build cache and Nx cache gone, one service changed.
+    if (scenarios.has('P3')) {
+      if (id === 'naive') {
+        out.scenarios.P3 = { ...out.scenarios.P2, sameAs: 'P2' };
+        out.notes.push('P3 = P2 for naive: the loop rebuilds every service, and a fresh machine has no cache to start from.');
+      } else if (id === 'ours') {
+        if (!registryOk) {
+          out.notes.push(`P3 not measured: registry ${registry} not reachable.`);
+        } else {
+          const pushEnv = { NX_DOCKER_REGISTRY: `${registry}/${runId}`, PUSH: 'true' };
+          // The previous CI run: everything built and pushed to the registry (not timed).
+          await contender.buildAll(ws, log('P3-prep'), pushEnv);
+          const p3 = [];
+          for (let r = 0; r < R; r++) {
+            await delta('P3');
+            await reset('P3');
+            const { ms } = await timed(() => contender.buildDelta(ws, log('P3'), pushEnv));
+            p3.push(ms);
+            say(`P3 fresh CI   run ${r + 1}/${R}: ${(ms / 1000).toFixed(1)} s (registry cache, push)`);
+          }
+          out.scenarios.P3 = stats(p3);
+          const noCache = [];
+          for (let r = 0; r < R; r++) {
+            await delta('P3-nocache');
+            await reset('P3-nocache');
+            const { ms } = await timed(() => contender.buildDelta(ws, log('P3-nocache')));
+            noCache.push(ms);
+            say(`P3 no cache   run ${r + 1}/${R}: ${(ms / 1000).toFixed(1)} s (same delta, nothing to reuse)`);
+          }
+          out.scenarios.P3nocache = stats(noCache);
+        }
+      } else {
+        const p3 = [];
+        for (let r = 0; r < R; r++) {
+          await delta('P3');
+          await reset('P3');
+          const { ms } = await timed(() => contender.buildDelta(ws, log('P3')));
+          p3.push(ms);
+          say(`P3 fresh CI   run ${r + 1}/${R}: ${(ms / 1000).toFixed(1)} s (no registry cache in its default setup)`);
+        }
+        out.scenarios.P3 = stats(p3);
+        out.notes.push('P3: @nx/docker has no registry cache by default (its generated target runs plain `docker build .`), so a fresh machine rebuilds the changed service from scratch.');
+      }
+    }
+  }
+}
+
+async function afterContenders({ baseEnv, templateDir }) {
+  if (scenarios.has('P5') && !results.p5) await measureP5({ baseEnv, templateDir });
+  writeReport(true);
+}
+
+async function measureP5({ baseEnv, templateDir }) {
+  say(`P5 graph cost on ${P5_PROJECTS} projects`);
+  try {
+    results.p5 = await measureGraphCost({ benchRoot, templateDir, projects: P5_PROJECTS, runs: Math.max(R, 3), env: baseEnv, log: join(logDir, 'P5.log'), say });
+  } catch (error) {
+    results.notes.push(`P5 FAILED: ${error.message}`);
+    say(`✖ P5: ${error.message}`);
+  }
+  writeReport(false);
+}
+
+/** Written after every contender, so an interrupted run still leaves what it measured. */
+function writeReport(final) {
+  results.wallSeconds = Math.round((Date.now() - started) / 1000);
+  results.complete = final;
+  const markdown = renderMarkdown(results);
+  const outDir = argv.out ? resolve(argv.out) : quick ? join(benchRoot, 'results') : join(repoRoot, 'tools/bench/results');
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, `${results.date.slice(0, 10)}${quick ? '-quick' : ''}`);
+  writeFileSync(`${base}.md`, markdown);
+  writeFileSync(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
+  if (final) {
+    process.stdout.write(`\n${markdown}\n`);
+    say(`wrote ${base}.md and .json; wall time ${results.wallSeconds} s; logs in ${logDir}`);
+  }
+}
+
+/**
+ * The floor of P1: the irreducible work of the change — compile that one service (esbuild,
+ * same options as its build target, no Nx) and write + export its one app layer on top of the
+ * image it already has (no Nx, no staging, no registry checks).
+ */
+async function measureFloor(ws, name, docker, log, nextMarker) {
+  const dir = join(ws.root, 'tmp/floor');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'Dockerfile'), `FROM ${ws.imagePrefix}${name}\nCOPY main.js /app/main.js\n`);
+  const compileScript = `require('esbuild').buildSync({ entryPoints: ['apps/${name}/src/main.ts'], bundle: true, platform: 'node', format: 'cjs', packages: 'external', tsconfig: 'apps/${name}/tsconfig.app.json', outfile: 'tmp/floor/main.js', logLevel: 'error' })`;
+  const compile = [];
+  const layer = [];
+  const total = [];
+  for (let r = 0; r < R; r++) {
+    touchService(ws, name, nextMarker());
+    const c = await run(process.execPath, ['-e', compileScript], { cwd: ws.root, env: ws.env, log });
+    const l = await run(docker, ['build', '--progress=plain', '--tag', `${ws.imagePrefix}floor`, '--label', `nxbench.id=${ws.runId}`, dir], { cwd: ws.root, env: ws.env, log });
+    compile.push(c.ms);
+    layer.push(l.ms);
+    total.push(c.ms + l.ms);
+    say(`P1 floor      run ${r + 1}/${R}: ${((c.ms + l.ms) / 1000).toFixed(2)} s (compile ${(c.ms / 1000).toFixed(2)} s + layer ${(l.ms / 1000).toFixed(2)} s)`);
+  }
+  await commitAll(ws, 'floor', log);
+  return { ...stats(total), compile: stats(compile), layer: stats(layer) };
+}
+
+main().catch(async (error) => {
+  // Whatever happened, leave no image of this run behind.
+  await removeImages(process.env.NX_DOCKER_BIN || 'docker', { prefixes: [`${runId}-`, `${argv.registry}/${runId}`], runId, log: join(logDir, 'cleanup.log') }).catch(() => undefined);
+  process.stderr.write(`\n✖ ${error.message}\n`);
+  if (error instanceof CommandError && error.tail) process.stderr.write(error.tail.split('\n').slice(-40).map((l) => `  │ ${l}`).join('\n') + '\n');
+  process.stderr.write(`  logs: ${logDir}\n`);
+  process.exitCode = 1;
+});
