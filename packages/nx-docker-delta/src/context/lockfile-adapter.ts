@@ -70,19 +70,49 @@ interface NxPruning {
   getLockFileName: (pm: PackageManager) => string;
 }
 
-function loadNxPruning(): NxPruning {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require('@nx/devkit/internal') as Partial<NxPruning>;
+interface NxJsLockfileApi {
+  createPackageJson: NxPruning['createPackageJson'];
+  createLockFile: (packageJson: Json, graph: ProjectGraph, packageManager: PackageManager) => string;
+  getLockFileName: (pm: PackageManager) => string;
+}
+
+function loadNxPruning(workspaceRoot: string): NxPruning {
+  let internal: Partial<NxPruning> = {};
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    internal = require('@nx/devkit/internal') as Partial<NxPruning>;
+  } catch {
+    // Older @nx/devkit without the internal entry point: fall through to @nx/js.
+  }
   if (
-    typeof mod.createPackageJson !== 'function' ||
-    typeof mod.generatePrunedDeployOutput !== 'function' ||
-    typeof mod.getLockFileName !== 'function'
+    typeof internal.createPackageJson === 'function' &&
+    typeof internal.generatePrunedDeployOutput === 'function' &&
+    typeof internal.getLockFileName === 'function'
   ) {
+    return internal as NxPruning;
+  }
+  // Nx 21–22: @nx/devkit/internal has no pruning yet; @nx/js exports createPackageJson and
+  // createLockFile publicly (the latter deprecated in 23, planned for removal in 25). @nx/js is
+  // the workspace's, not ours, so it is resolved from the workspace root.
+  let js: Partial<NxJsLockfileApi> = {};
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    js = require(require.resolve('@nx/js', { paths: [workspaceRoot] })) as Partial<NxJsLockfileApi>;
+  } catch {
+    js = {};
+  }
+  const { createPackageJson, createLockFile, getLockFileName } = js;
+  if (typeof createPackageJson !== 'function' || typeof createLockFile !== 'function' || typeof getLockFileName !== 'function') {
     throw new Error(
-      'This Nx version does not export createPackageJson/generatePrunedDeployOutput from @nx/devkit/internal — install nx and @nx/devkit 21–23 or report the new API to nx-docker-delta.'
+      'This Nx version exports no lockfile pruning (neither generatePrunedDeployOutput from @nx/devkit/internal nor createLockFile from @nx/js) — install @nx/js matching your nx (21–23) in the workspace, or report your Nx version to nx-docker-delta.'
     );
   }
-  return mod as NxPruning;
+  return {
+    createPackageJson,
+    getLockFileName,
+    generatePrunedDeployOutput: (packageJson, graph, _projectRoot, o) =>
+      o.emit(getLockFileName(o.packageManager), createLockFile(packageJson, graph, o.packageManager)),
+  };
 }
 
 const DEP_SECTIONS = [
@@ -165,7 +195,7 @@ function explainFallback(manifest: Json, graph: ProjectGraph): string | undefine
  * Throws (never falls back to the whole lockfile) when pruning fails.
  */
 export function prunePackageManifest(o: PruneOptions): PrunedManifest {
-  const nx = loadNxPruning();
+  const nx = loadNxPruning(o.workspaceRoot);
   const pm = o.packageManager ?? detectPackageManager(o.workspaceRoot);
   const node = o.projectGraph.nodes[o.projectName];
   if (!node) {
