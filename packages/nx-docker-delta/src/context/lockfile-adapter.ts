@@ -11,7 +11,7 @@
  * other service, so both become loud errors here.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import {
   detectPackageManager,
   type PackageManager,
@@ -34,11 +34,27 @@ export interface PruneOptions {
   helperDependencies?: string[];
 }
 
+/** A workspace package the service installs from `workspace_modules/<name>` (TS-solution workspaces). */
+export interface WorkspaceModule {
+  /** Package name, e.g. `@acme/shared`. */
+  name: string;
+  /** Workspace-relative project root, e.g. `packages/shared`. */
+  root: string;
+  /** Its package.json with sibling workspace packages rewritten to `file:` paths inside workspace_modules. */
+  manifest: Json;
+}
+
 /** A pruned manifest and lockfile (plus pnpm's install artifacts), as file contents. */
 export interface PrunedManifest {
   packageManager: PackageManager;
   /** Relative path → content. Always has `package.json` and the lockfile. */
   files: Record<string, string>;
+  /**
+   * Workspace packages the pruned lockfile links as `workspace_modules/<name>`, transitively
+   * (empty for path-mapped libraries, which the build output already contains). Only for the
+   * production manifest.
+   */
+  workspaceModules: WorkspaceModule[];
 }
 
 type Json = Record<string, unknown>;
@@ -154,7 +170,9 @@ export function stableManifestText(manifest: Json): string {
  */
 export function externalDepsFromGraph(
   graph: ProjectGraph,
-  projectName: string
+  projectName: string,
+  /** Workspace projects installed as packages (workspace_modules): their own manifests carry their dependencies. */
+  linkedProjects: ReadonlySet<string> = new Set()
 ): string[] {
   const found = new Set<string>();
   const seen = new Set<string>();
@@ -164,12 +182,76 @@ export function externalDepsFromGraph(
     if (seen.has(name)) continue;
     seen.add(name);
     for (const dep of graph.dependencies[name] ?? []) {
+      // Implicit edges are not imports (e.g. service → the project owning its base image).
+      if (dep.type === 'implicit') continue;
       const ext = graph.externalNodes?.[dep.target];
       if (ext) found.add(ext.data.packageName);
-      else if (graph.nodes[dep.target]) stack.push(dep.target);
+      else if (graph.nodes[dep.target] && !linkedProjects.has(dep.target)) stack.push(dep.target);
     }
   }
   return [...found].sort();
+}
+
+const INSTALL_SECTIONS = ['dependencies', 'optionalDependencies', 'peerDependencies'] as const;
+
+function readManifest(workspaceRoot: string, root: string): Json | undefined {
+  try {
+    return JSON.parse(readFileSync(join(workspaceRoot, root, 'package.json'), 'utf8')) as Json;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Package name → project (name and root) for every workspace project with a package.json. */
+function workspacePackages(graph: ProjectGraph, workspaceRoot: string): Map<string, { project: string; root: string; manifest: Json }> {
+  const out = new Map<string, { project: string; root: string; manifest: Json }>();
+  for (const node of Object.values(graph.nodes)) {
+    if (node.data.root === '.') continue;
+    const manifest = readManifest(workspaceRoot, node.data.root);
+    if (typeof manifest?.name === 'string') out.set(manifest.name, { project: node.name, root: node.data.root, manifest });
+  }
+  return out;
+}
+
+const depNames = (manifest: Json) =>
+  INSTALL_SECTIONS.flatMap((section) => Object.keys((manifest[section] as Record<string, string> | undefined) ?? {}));
+
+/**
+ * Workspace packages a manifest depends on, transitively, with each one's manifest rewritten the
+ * way Nx's copy-workspace-modules does (sibling workspace packages → `file:../<relative>`).
+ */
+export function collectWorkspaceModules(manifest: Json, graph: ProjectGraph, workspaceRoot: string): WorkspaceModule[] {
+  const packages = workspacePackages(graph, workspaceRoot);
+  const found = new Map<string, WorkspaceModule>();
+  const visit = (m: Json) => {
+    for (const name of depNames(m)) {
+      const pkg = packages.get(name);
+      if (!pkg || found.has(name) || name === manifest.name) continue;
+      found.set(name, { name, root: pkg.root, manifest: pkg.manifest });
+      visit(pkg.manifest);
+    }
+  };
+  visit(manifest);
+  const modules = [...found.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return modules.map((mod) => ({ ...mod, manifest: rewriteWorkspaceSpecifiers(mod.manifest, found, (dep) => `file:${posix.relative(posix.join('workspace_modules', mod.name), posix.join('workspace_modules', dep))}`) }));
+}
+
+/** Workspace dependencies → `file:` specifiers; a workspace peer moves to dependencies (a `file:` peer is rejected by pnpm). */
+function rewriteWorkspaceSpecifiers(manifest: Json, modules: ReadonlyMap<string, unknown>, spec: (name: string) => string): Json {
+  const out: Json = { ...manifest };
+  for (const section of INSTALL_SECTIONS) {
+    const deps = out[section] as Record<string, string> | undefined;
+    if (!deps) continue;
+    const rewritten: Record<string, string> = {};
+    for (const [name, range] of Object.entries(deps)) {
+      if (!modules.has(name)) rewritten[name] = range;
+      else if (section === 'peerDependencies') out.dependencies = { ...((out.dependencies as Record<string, string>) ?? {}), [name]: spec(name) };
+      else rewritten[name] = spec(name);
+    }
+    out[section] = rewritten;
+  }
+  if (out.peerDependencies && Object.keys(out.peerDependencies as Json).length === 0) delete out.peerDependencies;
+  return out;
 }
 
 /**
@@ -225,7 +307,15 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
     readFileSync(join(o.workspaceRoot, 'package.json'), 'utf8')
   ) as Json;
   const rootDev = (rootManifest.devDependencies ?? {}) as Record<string, string>;
-  const expected = externalDepsFromGraph(o.projectGraph, o.projectName).filter(
+  // TS-solution workspaces: libraries the service depends on by package name are installed from
+  // workspace_modules/<name> (where Nx's pruned lockfile points), not bundled into its build output.
+  const workspaceModules = o.includeDev ? [] : collectWorkspaceModules(manifest, o.projectGraph, o.workspaceRoot);
+  const linked = new Set(
+    Object.values(o.projectGraph.nodes)
+      .filter((n) => workspaceModules.some((m) => m.root === n.data.root))
+      .map((n) => n.name)
+  );
+  const expected = externalDepsFromGraph(o.projectGraph, o.projectName, linked).filter(
     (d) => o.includeDev || !rootDev[d]
   );
   const got = new Set(
@@ -263,7 +353,9 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
       `Lockfile pruning for "${o.projectName}" fell back to the whole ${lockName}${why ? ` because ${why}` : ''} — run \`${pm} install\` at the workspace root so ${lockName} matches package.json, then rebuild.`
     );
   }
-  // generatePrunedDeployOutput may rewrite the manifest (pnpm config strip), so it is serialized last.
-  files['package.json'] = stableManifestText(manifest);
-  return { packageManager: pm, files };
+  // generatePrunedDeployOutput may rewrite the manifest (pnpm config strip), so it is serialized last;
+  // workspace packages then point at workspace_modules, as Nx's prune-lockfile executor writes them.
+  const modules = new Map(workspaceModules.map((m) => [m.name, m]));
+  files['package.json'] = stableManifestText(rewriteWorkspaceSpecifiers(manifest, modules, (name) => `file:./workspace_modules/${name}`));
+  return { packageManager: pm, files, workspaceModules };
 }

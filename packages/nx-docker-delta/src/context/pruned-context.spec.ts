@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -136,5 +137,75 @@ describe('stagePrunedContext errors (npm)', () => {
   it('refuses COPY . in a pruned context', () => {
     writeFileSync(join(root, 'apps/b/Dockerfile'), '# nx-docker-delta: context=pruned\nFROM x\nCOPY . .\n');
     expect(stage(root, 'b').error).toMatch(/copies the whole context/);
+  });
+});
+
+describe('stagePrunedContext in a TS-solution workspace (npm workspaces, libraries by package name)', () => {
+  let root: string;
+  const dockerfile = [
+    '# nx-docker-delta: context=pruned',
+    'ARG BASE_IMAGE=workspace-base',
+    'FROM ${BASE_IMAGE} AS deps',
+    'COPY package.json package-lock.json .nx-docker-delta/workspace-manifest[s] ./',
+    'FROM deps AS release',
+    'COPY packages/svc/dist ./dist',
+    'COPY workspace_module[s] ./workspace_modules/',
+    '',
+  ].join('\n');
+  beforeAll(() => {
+    root = makeWorkspace('npm', {
+      'package.json': JSON.stringify({ name: '@fx/source', private: true, workspaces: ['packages/*'], devDependencies: { 'left-pad': '1.3.0' } }),
+      'packages/lib/package.json': JSON.stringify({ name: '@fx/lib', version: '0.0.1', main: './dist/index.js', dependencies: { ms: '2.1.3' } }),
+      'packages/lib/src/index.js': "module.exports = (n) => require('ms')(n);\n",
+      'packages/lib/dist/index.js': "module.exports = (n) => require('ms')(n);\n",
+      'packages/svc/package.json': JSON.stringify({ name: '@fx/svc', version: '0.0.1', main: './dist/main.js', dependencies: { '@fx/lib': '*' } }),
+      'packages/svc/Dockerfile': dockerfile,
+      'packages/svc/src/main.js': "console.log(require('@fx/lib')(1000));\n",
+      'packages/svc/dist/main.js': "console.log(require('@fx/lib')(1000));\n",
+      'packages/other/package.json': JSON.stringify({ name: '@fx/other', version: '0.0.1', dependencies: { debug: '4.3.7' } }),
+    });
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  const stageSvc = () =>
+    stageInChild({
+      workspaceRoot: root,
+      projectName: '@fx/svc',
+      dockerfilePath: join(root, 'packages/svc/Dockerfile'),
+      outputDir: join(root, '.nx-docker-delta/contexts/packages/svc'),
+    });
+
+  it('stages each library under workspace_modules (and its manifest alone for the install layer), and npm ci links it', () => {
+    const r = stageSvc();
+    expect(r.error).toBeUndefined();
+    expect(r.files).toEqual(
+      [
+        '.nx-docker-delta/workspace-manifests/workspace_modules/@fx/lib/package.json',
+        'package-lock.json',
+        'package.json',
+        'packages/svc/dist/main.js',
+        'workspace_modules/@fx/lib/dist/index.js',
+        'workspace_modules/@fx/lib/package.json',
+        'workspace_modules/@fx/lib/src/index.js',
+      ].sort()
+    );
+    expect(JSON.parse(readStaged(r.dir, 'package.json')).dependencies).toMatchObject({ '@fx/lib': 'file:./workspace_modules/@fx/lib' });
+    const lock = readStaged(r.dir, 'package-lock.json');
+    expect(lock).toContain('"node_modules/ms"');
+    expect(lock).not.toContain('debug');
+    expect(lock).not.toContain('left-pad');
+    // What the generated Dockerfile does: install, then run the service against the linked library.
+    const ci = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: r.dir, encoding: 'utf8' });
+    expect(ci.stderr).not.toMatch(/ERR!/);
+    expect(ci.status).toBe(0);
+    const out = spawnSync(process.execPath, ['packages/svc/dist/main.js'], { cwd: r.dir, encoding: 'utf8' });
+    expect(out.stdout.trim()).toBe('1s');
+  });
+
+  it('says which library is not built yet', () => {
+    rmSync(join(root, 'packages/lib/dist'), { recursive: true });
+    expect(stageSvc().error).toBe(
+      'packages/lib/dist/index.js (main of @fx/lib, which @fx/svc depends on) does not exist — run `nx run @fx/svc:build` so its dependencies are built first, or fix "main" in packages/lib/package.json.'
+    );
   });
 });

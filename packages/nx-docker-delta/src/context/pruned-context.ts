@@ -52,6 +52,15 @@ export interface StagedContext {
 /** Context folder (relative) where the `--compile=docker` build manifest is staged. */
 export const BUILD_MANIFEST_DIR = '.nx-docker-delta/build-manifest';
 
+/**
+ * Where workspace libraries installed by package name (TS-solution workspaces) are staged:
+ * `workspace_modules/<name>/` holds the library (manifest + build output), the path Nx's pruned
+ * lockfile links it from. The same manifests alone are staged under WORKSPACE_MANIFESTS_DIR, so
+ * the dependency install layer only changes when a library's dependencies do, not its code.
+ */
+export const WORKSPACE_MODULES_DIR = 'workspace_modules';
+export const WORKSPACE_MANIFESTS_DIR = '.nx-docker-delta/workspace-manifests';
+
 /** Root files that only pruning may provide. */
 const PRUNED_ONLY = ['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'yarn.lock'];
 
@@ -168,6 +177,19 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
   for (const [path, content] of Object.entries(pruned.files)) {
     wanted.set(path, { content: Buffer.from(content), mode: 0o644 });
   }
+  for (const mod of pruned.workspaceModules) {
+    const dir = `${WORKSPACE_MODULES_DIR}/${mod.name}`;
+    const main = typeof mod.manifest.main === 'string' ? mod.manifest.main : undefined;
+    if (main && !existsSync(join(o.workspaceRoot, mod.root, main))) {
+      throw new Error(
+        `${mod.root}/${main.replace(/^\.\//, '')} (main of ${mod.name}, which ${o.projectName} depends on) does not exist — run \`nx run ${o.projectName}:build\` so its dependencies are built first, or fix "main" in ${mod.root}/package.json.`
+      );
+    }
+    collect(join(o.workspaceRoot, mod.root), dir, wanted);
+    const manifest = { content: Buffer.from(JSON.stringify(mod.manifest, null, 2) + '\n'), mode: 0o644 };
+    wanted.set(`${dir}/package.json`, manifest);
+    wanted.set(`${WORKSPACE_MANIFESTS_DIR}/${dir}/package.json`, manifest);
+  }
 
   const sources = contextCopySources(dockerfile);
   const needsBuildManifest =
@@ -193,6 +215,8 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
       );
     }
     if (wanted.has(src) || src.startsWith(BUILD_MANIFEST_DIR)) continue;
+    // Staged from pruning (possibly nothing: the Dockerfile copies them with a `[s]` wildcard).
+    if (/^(workspace_module|\.nx-docker-delta\/workspace-manifest)/.test(src)) continue;
     // Root manifests and lockfiles come from pruning only — never the workspace's own (whole) files,
     // also when a wildcard such as `pnpm-workspace.yam[l]` matches nothing pruning produced.
     if (!src.includes('/') && PRUNED_ONLY.some((name) => globRegExp(src).test(name))) continue;

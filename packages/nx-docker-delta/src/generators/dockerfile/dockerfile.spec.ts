@@ -52,7 +52,7 @@ ARG RUNTIME_IMAGE=node:20-alpine
 # deps: production dependencies of this service only; rebuilt only when they change.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .nx-docker-delta/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
@@ -67,6 +67,7 @@ FROM \${BASE_IMAGE} AS release
 WORKDIR /release
 COPY --from=deps /app/package.json ./
 COPY --from=build /app/dist ./
+COPY workspace_module[s] ./workspace_modules/
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.
@@ -101,6 +102,7 @@ ARG RUNTIME_IMAGE=node:20-bookworm-slim
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yam[l] ./
+COPY workspace_module[s] ./workspace_modules/
 RUN --mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=locked \\
     pnpm install --frozen-lockfile --prod --store-dir=/pnpm-store \\
     && mkdir -p node_modules
@@ -145,6 +147,7 @@ ARG RUNTIME_IMAGE=node:20-alpine
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json yarn.lock ./
+COPY workspace_module[s] ./workspace_modules/
 RUN --mount=type=cache,id=nxdd-yarn,target=/yarn-cache,sharing=locked \\
     yarn install --frozen-lockfile --production --non-interactive --cache-folder /yarn-cache \\
     && mkdir -p node_modules
@@ -196,7 +199,7 @@ ARG RUNTIME_IMAGE=node:20-alpine
 # deps: production dependencies of this service only; rebuilt only when they change.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .nx-docker-delta/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
@@ -219,6 +222,7 @@ FROM \${BASE_IMAGE} AS release
 WORKDIR /release
 COPY --from=deps /app/package.json ./
 COPY --from=build /app/dist ./
+COPY workspace_module[s] ./workspace_modules/
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.

@@ -3,7 +3,7 @@
  * on the shared base, for the pruned context (see src/context/pruned-context.ts).
  */
 import type { NodePackageManager } from '../../utils/toolchain';
-import { BUILD_MANIFEST_DIR } from '../../../context/pruned-context';
+import { BUILD_MANIFEST_DIR, WORKSPACE_MANIFESTS_DIR, WORKSPACE_MODULES_DIR } from '../../../context/pruned-context';
 
 export type NodeRuntime = 'alpine' | 'debian-slim' | 'distroless';
 export type CompileMode = 'host' | 'docker';
@@ -91,6 +91,20 @@ const manifestSources = (i: NodeDockerfileInput, dir = '') => {
   return files;
 };
 
+/**
+ * Workspace libraries installed by package name (TS-solution workspaces) come from
+ * `workspace_modules/`, staged by the pruned context; the `[s]` wildcard keeps the COPY valid when
+ * the service has none. npm links them (node_modules/<name> → workspace_modules/<name>), so its
+ * install layer needs only their manifests and the release copies the libraries themselves:
+ * a library's code change then leaves the install layer CACHED. pnpm and yarn copy `file:`
+ * dependencies into node_modules at install time, so they get the whole libraries before it.
+ */
+function workspaceModulesForInstall(i: NodeDockerfileInput): string[] {
+  const manifests = manifestSources(i);
+  if (i.packageManager === 'npm') return [`COPY ${[...manifests, `${WORKSPACE_MANIFESTS_DIR.slice(0, -1)}[s]`].join(' ')} ./`];
+  return [`COPY ${manifests.join(' ')} ./`, `COPY ${WORKSPACE_MODULES_DIR.slice(0, -1)}[s] ./${WORKSPACE_MODULES_DIR}/`];
+}
+
 function healthcheck(i: NodeDockerfileInput, node: string): string[] {
   if (!i.port || !i.healthPath) return [];
   // No curl or wget in minimal images: node itself makes the request.
@@ -121,7 +135,7 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     'FROM ${BASE_IMAGE} AS deps',
     'WORKDIR /app',
     ...(pmFiles.length ? [`COPY ${pmFiles.join(' ')} ./`] : []),
-    `COPY ${manifestSources(i).join(' ')} ./`,
+    ...workspaceModulesForInstall(i),
     // mkdir: a service without production dependencies gets no node_modules, and the runtime COPY needs one.
     `RUN ${pm.cacheMount} \\`,
     `    ${pm.prodInstall} \\`,
@@ -160,6 +174,7 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     'WORKDIR /release',
     'COPY --from=deps /app/package.json ./',
     'COPY --from=build /app/dist ./',
+    ...(i.packageManager === 'npm' ? [`COPY ${WORKSPACE_MODULES_DIR.slice(0, -1)}[s] ./${WORKSPACE_MODULES_DIR}/`] : []),
     '',
     `# runtime: ${i.runtime}, non-root, production mode. node_modules first: code-only changes`,
     '# then replace one small layer.',
