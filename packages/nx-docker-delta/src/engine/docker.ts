@@ -51,10 +51,13 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
   }
   const rejected: string[] = [];
   for (const bin of candidates) {
-    let result;
-    try {
-      result = await run(bin, ['version', '--format', '{{json .}}']);
-    } catch {
+    // Both questions at once: every executor process probes again (Nx runs each task in its
+    // own process), and sequential spawns put two docker CLI start-ups on every task's path.
+    const [result, buildx] = await Promise.all([
+      run(bin, ['version', '--format', '{{json .}}']).catch(() => undefined),
+      run(bin, ['buildx', 'version']).catch(() => undefined),
+    ]);
+    if (!result) {
       rejected.push(`${bin} (cannot be executed)`);
       continue;
     }
@@ -71,7 +74,6 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
         `Docker daemon not reachable at ${host} — start Docker or set DOCKER_HOST (${bin}: ${lastLine(result.stderr) || 'no answer'}).`
       );
     }
-    const buildx = await run(bin, ['buildx', 'version']).catch(() => undefined);
     if (buildx?.code === 0) {
       return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version };
     }

@@ -1,0 +1,56 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { probeDocker } from './docker';
+
+/** Fake docker clients: shell scripts answering `version` and `buildx version` like the real CLI. */
+describe('probeDocker', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nxdd-probe-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function fakeDocker(name: string, o: { client: string; server?: string; buildx: boolean }): string {
+    const bin = join(dir, name);
+    const info = JSON.stringify({ Client: { Version: o.client }, Server: o.server ? { Version: o.server } : null });
+    writeFileSync(
+      bin,
+      [
+        '#!/bin/sh',
+        'case "$1" in',
+        `  version) echo '${info}'; ${o.server ? 'exit 0' : 'echo "Cannot connect to the Docker daemon" >&2; exit 1'} ;;`,
+        `  buildx) ${o.buildx ? 'echo "github.com/docker/buildx v0.12.1"; exit 0' : 'echo "docker: \'buildx\' is not a docker command." >&2; exit 1'} ;;`,
+        'esac',
+        'exit 2',
+        '',
+      ].join('\n')
+    );
+    chmodSync(bin, 0o755);
+    return bin;
+  }
+
+  test.each([
+    ['a client with buildx', { client: '28.2.2', server: '28.2.2', buildx: true }, 'buildx'],
+    ['a 20.10 client without buildx (BuildKit built in)', { client: '20.10.24+dfsg1', server: '20.10.24+dfsg1', buildx: false }, 'buildkit'],
+  ])('uses %s', async (_what, spec, mode) => {
+    const bin = fakeDocker(`docker-${mode}`, spec);
+    await expect(probeDocker({ bin })).resolves.toMatchObject({ bin, mode, clientVersion: spec.client, serverVersion: spec.server });
+  });
+
+  test('rejects a new client without buildx with a sentence that names the fix', async () => {
+    const bin = fakeDocker('docker-28-no-buildx', { client: '28.2.2', server: '28.2.2', buildx: false });
+    await expect(probeDocker({ bin })).rejects.toThrow(/No docker client here can build with BuildKit: .*client 28\.2\.2, no buildx.*install the docker-buildx plugin/);
+  });
+
+  test('says the daemon is not reachable when the client gets no server answer', async () => {
+    const bin = fakeDocker('docker-no-daemon', { client: '20.10.24', buildx: false });
+    await expect(probeDocker({ bin, env: { DOCKER_HOST: 'unix:///tmp/nowhere.sock' } })).rejects.toThrow(
+      /Docker daemon not reachable at unix:\/\/\/tmp\/nowhere\.sock — start Docker or set DOCKER_HOST/
+    );
+  });
+
+  test('reports a binary that cannot be executed', async () => {
+    await expect(probeDocker({ bin: join(dir, 'missing-docker') })).rejects.toThrow(/missing-docker \(cannot be executed\)/);
+  });
+});
