@@ -104,11 +104,11 @@ describe('resolveSettings', () => {
   });
 
   test.each<[string, ImageOptions, NodeJS.ProcessEnv, string]>([
-    ['a registry with an underscore host', {}, { NX_DOCKER_REGISTRY: 'my_registry:5000' }, 'registry "my_registry:5000" is not a host[:port]'],
-    ['an uppercase registry namespace', { registry: `${REGISTRY}/Team` }, {}, '"Team" must be lowercase'],
-    ['an uppercase imagePrefix', { imagePrefix: 'Acme/' }, {}, 'Invalid imagePrefix "Acme/x"'],
+    ['a registry with an underscore host', {}, { NX_DOCKER_REGISTRY: 'my_registry:5000' }, 'Invalid registry "my_registry:5000": write host[:port]'],
+    ['an uppercase registry namespace', { registry: `${REGISTRY}/Team` }, {}, `Invalid registry "${REGISTRY}/Team"`],
+    ['an uppercase imagePrefix', { imagePrefix: 'Acme/' }, {}, 'Invalid imagePrefix "Acme/": use lowercase'],
   ])('rejects %s', (_name, options, env, message) => {
-    expect(() => resolveSettings(options, env)).toThrow(ImageRefError);
+    expect(() => resolveSettings(options, env)).toThrow(SettingsError);
     expect(() => resolveSettings(options, env)).toThrow(message);
   });
 

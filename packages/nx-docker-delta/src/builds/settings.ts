@@ -42,12 +42,16 @@ export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv, g
   if (push && !registry) {
     throw new SettingsError('Push mode needs a registry — set the registry option or NX_DOCKER_REGISTRY (e.g. 127.0.0.1:5000).');
   }
-  if (registry) assertImageName(`${registry}/x`, 'registry');
+  if (registry) {
+    assertPrefix(`${registry}/`, `Invalid registry "${registry}": write host[:port] with an optional lowercase path, e.g. 127.0.0.1:5000/team — fix the registry option or NX_DOCKER_REGISTRY.`);
+  }
   const envTags = (env[ENV.tags] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
   const tags = [...new Set([...(options.tags ?? ['latest']), ...envTags].map((t) => expandTag(t, git.sha)))];
   tags.forEach(assertTag);
   const imagePrefix = options.imagePrefix ?? '';
-  if (imagePrefix) assertImageName(`${imagePrefix}x`, 'imagePrefix');
+  if (imagePrefix) {
+    assertPrefix(imagePrefix, `Invalid imagePrefix "${imagePrefix}": use lowercase path components ending in "/" or "-", e.g. "acme/" — fix the imagePrefix option.`);
+  }
   return {
     registry,
     push,
@@ -66,4 +70,13 @@ export function expandTag(tag: string, sha: string | undefined): string {
     throw new SettingsError(`Tag "${tag}" uses {sha}/{shortSha} but the workspace is not a git checkout with a commit — commit first or drop that tag.`);
   }
   return tag.replace(/\{sha\}/g, sha).replace(/\{shortSha\}/g, sha.slice(0, 7));
+}
+
+/** A registry or prefix is valid when a one-letter repository appended to it makes a valid name. */
+function assertPrefix(prefix: string, message: string): void {
+  try {
+    assertImageName(`${prefix}x`);
+  } catch {
+    throw new SettingsError(message);
+  }
 }

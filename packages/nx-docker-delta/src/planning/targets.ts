@@ -148,8 +148,9 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
     named,
     `^${named}`,
     `{workspaceRoot}/${dockerfile}`,
-    `{workspaceRoot}/${join(dockerfileDir, '.dockerignore')}`,
-    ...(pruned ? ['{workspaceRoot}/.dockerignore'] : []),
+    // Docker reads `<context>/.dockerignore`, or `<Dockerfile>.dockerignore` beside the Dockerfile.
+    `{workspaceRoot}/${dockerfile}.dockerignore`,
+    pruned ? '{workspaceRoot}/.dockerignore' : `{workspaceRoot}/${join(projectRoot, '.dockerignore')}`,
     ...(input.base ? baseInputs(input.base, input.baseSources ?? []) : []),
     ...IMAGE_ENV_INPUTS,
   ];

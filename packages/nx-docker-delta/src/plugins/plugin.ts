@@ -112,11 +112,16 @@ function inferDockerTargets(
 /** One service image per project: prefer the Dockerfile that shares a base, then the plainest name. */
 function pickPrimaryServices(services: Candidate[]): Map<string, Candidate> {
   const byRoot = new Map<string, Candidate>();
-  const rank = (c: Candidate) =>
-    [c.facts?.declaresBaseArg ? 0 : 1, posix.dirname(c.file) === c.root ? 0 : 1, posix.basename(c.file).length, c.file] as const;
+  const rank = (c: Candidate): Array<number | string> =>
+    [c.facts?.declaresBaseArg ? 0 : 1, posix.dirname(c.file) === c.root ? 0 : 1, posix.basename(c.file).length, c.file];
+  const before = (a: Candidate, b: Candidate) => {
+    const [ra, rb] = [rank(a), rank(b)];
+    const i = ra.findIndex((value, index) => value !== rb[index]);
+    return i >= 0 && ra[i] < rb[i];
+  };
   for (const candidate of services) {
     const current = byRoot.get(candidate.root);
-    if (!current || rank(candidate) < rank(current)) byRoot.set(candidate.root, candidate);
+    if (!current || before(candidate, current)) byRoot.set(candidate.root, candidate);
   }
   return byRoot;
 }
