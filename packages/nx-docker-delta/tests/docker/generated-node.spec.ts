@@ -251,18 +251,39 @@ describeDocker.each(['npm', 'pnpm', 'yarn'] as FixturePm[])('generated Node Dock
   });
 
   it("adding a dependency to service a leaves b's deps steps CACHED (byte-stable pruned context)", () => {
-    // Re-warm b's cache right before the change: other suites on this daemon may run
-    // `docker builder prune` (tests/docker/core.spec.ts does), which would fake a miss.
-    buildService('b', 1);
+    // Both workspace states, captured once (one real install), so switching between them is a file write.
+    const state = (files: Record<string, string>) => ({
+      ...files,
+      [LOCK[pm]]: readFileSync(join(root, LOCK[pm]), 'utf8'),
+    });
+    const before = state(serviceFiles(pm));
     writeFiles(root, serviceFiles(pm, { 'is-number': '7.0.0' }));
     install(root, pm);
-    rmSync(join(root, '.nx'), { recursive: true, force: true });
-    buildOutput(root, 'a', true);
+    const after = state(serviceFiles(pm, { 'is-number': '7.0.0' }));
+    const switchTo = (files: Record<string, string>, isNumber: boolean) => {
+      writeFiles(root, files);
+      rmSync(join(root, '.nx'), { recursive: true, force: true });
+      buildOutput(root, 'a', isNumber);
+    };
+    const buildCacheEntries = () => Number(docker(['system', 'df', '--format', '{{.Type}}={{.TotalCount}}']).stdout.match(/Build Cache=(\d+)/)?.[1] ?? 0);
 
-    const b = buildService('b', 2);
-    expect(b.manifests).toEqual(staged['b']);
-    // FROM only resolves the base image; BuildKit never reports it CACHED.
-    const bDeps = stageSteps(b.progress, 'deps').filter((s) => !s.name.startsWith('FROM '));
+    // Other suites on this daemon may run `docker builder prune` (tests/docker/core.spec.ts does), which
+    // fakes a miss. Each attempt warms b on the old state and rebuilds it right after the change; an
+    // attempt during which the build cache shrank is retried, any other miss fails.
+    let bDeps: Array<{ name: string; cached: boolean }> = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      switchTo(before, false);
+      buildService('b', 1);
+      const entries = buildCacheEntries();
+      switchTo(after, true);
+      const b = buildService('b', 2);
+      expect(b.manifests).toEqual(staged['b']);
+      // FROM only resolves the base image; BuildKit never reports it CACHED.
+      bDeps = stageSteps(b.progress, 'deps').filter((s) => !s.name.startsWith('FROM '));
+      if (bDeps.every((s) => s.cached) || buildCacheEntries() >= entries) break;
+      // eslint-disable-next-line no-console
+      console.warn(`attempt ${attempt}: the build cache shrank during the window (pruned by another process) — retrying`);
+    }
     // eslint-disable-next-line no-console
     console.log(`b deps steps after a gained a dependency:\n${bDeps.map((s) => `  ${s.cached ? 'CACHED' : 'built '} ${s.name.slice(0, 90)}`).join('\n')}`);
     expect(bDeps.map((s) => s.name.split(' ')[0])).toEqual(expect.arrayContaining(['COPY', 'RUN']));
