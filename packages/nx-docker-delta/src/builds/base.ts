@@ -108,7 +108,14 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
     const cacheFrom: string[] = [];
     const cacheRef = settings.cacheRegistry ? `${qualify(baseRepository(spec.name, settings.imagePrefix), settings.cacheRegistry)}:buildcache` : undefined;
     if (cacheRef && engine.client.mode === 'buildx') cacheFrom.push(cacheRef);
-    if (settings.registry && (await engine.remoteState(`${plan.image}:latest`)).state === 'present') cacheFrom.push(`${plan.image}:latest`);
+    // The previous base image carries inline cache (classic BuildKit): importing it keeps the
+    // unchanged layers CACHED even after Docker's build-cache GC or `docker builder prune`.
+    const previous = `${plan.image}:latest`;
+    if (settings.registry) {
+      if ((await engine.remoteState(previous)).state === 'present') cacheFrom.push(previous);
+    } else if (engine.client.mode === 'buildkit' && (await engine.inspectImage(previous))) {
+      cacheFrom.push(previous);
+    }
     const built = await engine.build(
       {
         dockerfile: plan.dockerfilePath,
