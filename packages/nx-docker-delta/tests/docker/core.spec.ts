@@ -8,14 +8,15 @@
  * Assertions are what a user sees: tasks run or restored by Nx, steps BuildKit reported CACHED,
  * images in the store and the registry, receipts, error sentences and exit codes.
  *
- * Every image carries a unique namespace (NS) and cleanup removes only those. Scenario
- * "wiped image store" runs `docker builder prune -af`, which also empties the build cache
- * other builds on this daemon share (they rebuild; nothing is lost).
+ * Every image carries a unique namespace (NS) and cleanup removes only those. Three scenarios
+ * run `docker builder prune -af` first, so CACHED steps are proven to come from the previous
+ * image (--cache-from), never from a warm daemon; it also empties the build cache other builds
+ * on this daemon share (they rebuild; nothing is lost).
  *
  * Needs a Docker daemon, a BuildKit-capable client, nxdd-test/busybox:1 and the registry
  * (`npm test` provisions all). Missing → failure; NXDD_SKIP_DOCKER=1 skips loudly (not in CI).
  */
-import { dockerOrThrow, dockerSuiteGate, inspectImage, localRefs, localTags, removeRefs, clientWithoutBuildKit } from '../support/docker';
+import { clientWithoutBuildKit, dockerSuiteGate, inspectImage, localRefs, localTags, pruneBuildCache, removeRefs } from '../support/docker';
 import {
   DockerStep,
   cacheHits,
@@ -195,6 +196,9 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
   });
 
   it('a change in one service rebuilds only that service, only its changed layers, and not the base', async () => {
+    // Without the daemon's build cache (GC, CI cleanup, or another suite pruning it), the
+    // unchanged layers must still come from the previous image of the service.
+    pruneBuildCache();
     const baseBefore = ws.snapshot(`${RECEIPTS}/bases`);
     const othersBefore = SERVICES.slice(1).map((s) => ws.snapshot(`${RECEIPTS}/apps/${s}`));
     const baseImage = inspectImage(ws.readJson(BASE_RECEIPT).ref)?.Id;
@@ -210,6 +214,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     expect(inspectImage(ws.readJson(BASE_RECEIPT).ref)?.Id).toBe(baseImage);
     expect(SERVICES.slice(1).map((s) => ws.snapshot(`${RECEIPTS}/apps/${s}`))).toEqual(othersBefore);
 
+    expect(projectLines(r.output, 'svc-a')).toContainEqual(expect.stringMatching(new RegExp(`^#\\d+ importing cache manifest from ${NS}/svc-a:latest$`)));
     const steps = onlyBuild(r.output, 'svc-a');
     expect(view(steps)).toEqual([
       'CACHED WORKDIR /app',
@@ -226,6 +231,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
 
   it('a change to Dockerfile.base rebuilds the base once, under a new content tag, and every service on it', async () => {
     const oldBase = ws.readJson(BASE_RECEIPT);
+    pruneBuildCache();
     ws.write({ 'Dockerfile.base': `${BASE_DOCKERFILE}RUN echo base-v2 > /etc/base-version\n` });
     ws.commit('change the base');
     const r = ok(await ws.nx(['affected', '-t', 'docker-build', '--base=HEAD~1', STREAM]));
@@ -240,7 +246,8 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     const newTag = base.ref.slice(BASE_REPO.length + 1);
     expect(localTags(BASE_REPO)).toEqual([oldBase.ref.slice(BASE_REPO.length + 1), newTag, 'latest'].sort());
     expect(inspectImage(`${BASE_REPO}:latest`)?.Id).toBe(base.imageId);
-    // Only the new step runs: the COPY before it is unchanged.
+    // Only the new step runs: the COPY before it is unchanged and comes from the previous base.
+    expect(projectLines(r.output, ROOT)).toContainEqual(expect.stringMatching(new RegExp(`^#\\d+ importing cache manifest from ${BASE_REPO}:latest$`)));
     expect(view(onlyBuild(r.output, ROOT))).toEqual(['CACHED COPY motd.txt /etc/motd', 'run RUN echo base-v2 > /etc/base-version']);
     expect(base.steps).toEqual({ total: 2, run: 1, cached: 1 });
 
@@ -463,7 +470,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
   it('after wiping the local images and the build cache, a delta rebuild pulls the base and reuses registry layers', async () => {
     removeRefs(localRefs(NS));
     expect(localRefs(NS)).toEqual([]);
-    dockerOrThrow(['builder', 'prune', '-af']);
+    pruneBuildCache();
     const base = ws.readJson(BASE_RECEIPT);
 
     ws.write({ 'apps/svc-a/main.txt': 'svc-a main v3\n' });

@@ -71,6 +71,14 @@ export function removeRefs(refs: string[]): void {
   if (result.status !== 0) throw new Error(`docker rmi ${refs.join(' ')} failed: ${result.stderr.trim()}`);
 }
 
+/**
+ * Empties the daemon's whole build cache (`docker builder prune -af`), as Docker's own GC or a
+ * CI cleanup would. Shared with every other build on this daemon: they rebuild, nothing is lost.
+ */
+export function pruneBuildCache(): void {
+  dockerOrThrow(['builder', 'prune', '-af']);
+}
+
 /** Why Docker cannot be used here, or undefined when the daemon answers. */
 export function dockerProblem(): string | undefined {
   const info = docker(['version', '--format', '{{.Server.Version}}']);
