@@ -146,7 +146,7 @@ describe('stagePrunedContext in a TS-solution workspace (npm workspaces, librari
     '# nx-docker-delta: context=pruned',
     'ARG BASE_IMAGE=workspace-base',
     'FROM ${BASE_IMAGE} AS deps',
-    'COPY package.json package-lock.json .nx-docker-delta/workspace-manifest[s] ./',
+    'COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./',
     'FROM deps AS release',
     'COPY packages/svc/dist ./dist',
     'COPY workspace_module[s] ./workspace_modules/',

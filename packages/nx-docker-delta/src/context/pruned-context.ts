@@ -216,7 +216,7 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     }
     if (wanted.has(src) || src.startsWith(BUILD_MANIFEST_DIR)) continue;
     // Staged from pruning (possibly nothing: the Dockerfile copies them with a `[s]` wildcard).
-    if (/^(workspace_module|\.nx-docker-delta\/workspace-manifest)/.test(src)) continue;
+    if (/^(workspace_module|\.nx-docker-delt)/.test(src)) continue;
     // Root manifests and lockfiles come from pruning only — never the workspace's own (whole) files,
     // also when a wildcard such as `pnpm-workspace.yam[l]` matches nothing pruning produced.
     if (!src.includes('/') && PRUNED_ONLY.some((name) => globRegExp(src).test(name))) continue;

@@ -52,7 +52,7 @@ ARG RUNTIME_IMAGE=node:20-alpine
 # deps: production dependencies of this service only; rebuilt only when they change.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json .nx-docker-delta/workspace-manifest[s] ./
+COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
@@ -199,7 +199,7 @@ ARG RUNTIME_IMAGE=node:20-alpine
 # deps: production dependencies of this service only; rebuilt only when they change.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
-COPY package.json package-lock.json .nx-docker-delta/workspace-manifest[s] ./
+COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules

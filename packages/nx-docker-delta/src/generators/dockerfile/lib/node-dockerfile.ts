@@ -101,8 +101,21 @@ const manifestSources = (i: NodeDockerfileInput, dir = '') => {
  */
 function workspaceModulesForInstall(i: NodeDockerfileInput): string[] {
   const manifests = manifestSources(i);
-  if (i.packageManager === 'npm') return [`COPY ${[...manifests, `${WORKSPACE_MANIFESTS_DIR.slice(0, -1)}[s]`].join(' ')} ./`];
-  return [`COPY ${manifests.join(' ')} ./`, `COPY ${WORKSPACE_MODULES_DIR.slice(0, -1)}[s] ./${WORKSPACE_MODULES_DIR}/`];
+  if (i.packageManager === 'npm') return [`COPY ${[...manifests, optionalSource(WORKSPACE_MANIFESTS_DIR)].join(' ')} ./`];
+  return [`COPY ${manifests.join(' ')} ./`, `COPY ${optionalSource(WORKSPACE_MODULES_DIR)} ./${WORKSPACE_MODULES_DIR}/`];
+}
+
+/**
+ * A COPY source that may be absent: `.nx-docker-delta/workspace-manifests` →
+ * `.nx-docker-delt[a]/workspace-manifest[s]`. BuildKit accepts a wildcard that matches nothing,
+ * but resolves a literal parent folder first and fails on a missing one
+ * ("lstat …/.nx-docker-delta: no such file or directory"), so every segment is a wildcard.
+ */
+function optionalSource(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => `${segment.slice(0, -1)}[${segment.slice(-1)}]`)
+    .join('/');
 }
 
 function healthcheck(i: NodeDockerfileInput, node: string): string[] {
@@ -174,7 +187,7 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     'WORKDIR /release',
     'COPY --from=deps /app/package.json ./',
     'COPY --from=build /app/dist ./',
-    ...(i.packageManager === 'npm' ? [`COPY ${WORKSPACE_MODULES_DIR.slice(0, -1)}[s] ./${WORKSPACE_MODULES_DIR}/`] : []),
+    ...(i.packageManager === 'npm' ? [`COPY ${optionalSource(WORKSPACE_MODULES_DIR)} ./${WORKSPACE_MODULES_DIR}/`] : []),
     '',
     `# runtime: ${i.runtime}, non-root, production mode. node_modules first: code-only changes`,
     '# then replace one small layer.',
