@@ -55,18 +55,31 @@ export async function listTags(repository: string): Promise<string[]> {
   return (body.tags ?? []).sort();
 }
 
+/** Every repository the registry lists (the catalog is paged; follows its `Link: <…>; rel="next"`). */
+export async function catalog(): Promise<string[]> {
+  const repositories: string[] = [];
+  let next: string | undefined = `/v2/_catalog?n=100`;
+  while (next) {
+    const response = await fetch(`http://${REGISTRY}${next}`);
+    if (response.status !== 200) throw new Error(`GET ${next} answered HTTP ${response.status}`);
+    repositories.push(...(((await response.json()) as { repositories?: string[] }).repositories ?? []));
+    next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1];
+  }
+  return repositories;
+}
+
 /** Deletes every manifest of every repository under `prefix/` (suite cleanup). */
 export async function deleteRepositoriesUnder(prefix: string): Promise<void> {
-  const response = await fetch(`${base()}/_catalog?n=10000`);
-  if (response.status !== 200) return;
-  const { repositories = [] } = (await response.json()) as { repositories?: string[] };
-  for (const repository of repositories.filter((r) => r.startsWith(`${prefix}/`))) {
+  for (const repository of (await catalog()).filter((r) => r.startsWith(`${prefix}/`))) {
     const digests = new Set<string>();
     for (const tag of await listTags(repository)) {
-      const digest = await manifestDigest(repository, tag).catch(() => undefined);
+      const digest = await manifestDigest(repository, tag);
       if (digest) digests.add(digest);
     }
-    for (const digest of digests) await fetch(`${base()}/${repository}/manifests/${digest}`, { method: 'DELETE' });
+    for (const digest of digests) {
+      const response = await fetch(`${base()}/${repository}/manifests/${digest}`, { method: 'DELETE' });
+      if (response.status !== 202) throw new Error(`DELETE ${repository}@${digest} answered HTTP ${response.status}`);
+    }
   }
 }
 
