@@ -1,4 +1,4 @@
-import { DockerfileError, readDirectives, readDockerfileFacts } from './dockerfile';
+import { DockerfileError, readDirectives, readDockerfileFacts, readDockerfilePreamble } from './dockerfile';
 
 const df = (...lines: string[]) => lines.join('\n') + '\n';
 
@@ -122,5 +122,49 @@ describe('readDirectives', () => {
 
   it('are part of the facts', () => {
     expect(readDockerfileFacts(df('# nx-docker-delta: context=pruned', 'FROM scratch')).directives).toEqual({ context: 'pruned' });
+  });
+});
+
+describe('readDockerfilePreamble', () => {
+  const full = [
+    '# nx-docker-delta: context=pruned',
+    'ARG BASE_IMAGE=workspace-base',
+    'FROM ${BASE_IMAGE} \\',
+    '  AS deps',
+    'COPY package.json ./',
+    'RUN npm ci',
+  ].join('\n');
+
+  it('reads the ARGs, the first FROM (with its continuation) and the directives, not the rest', () => {
+    const facts = readDockerfilePreamble(full, 'apps/api/Dockerfile');
+    expect(facts).toMatchObject({
+      declaresBaseArg: true,
+      baseArgDefault: 'workspace-base',
+      usesBaseArg: true,
+      froms: [{ image: '${BASE_IMAGE}', stage: 'deps', line: 3 }],
+      contextSources: [],
+      directives: { context: 'pruned' },
+    });
+  });
+
+  it('agrees with the full parse on everything inference uses', () => {
+    const preamble = readDockerfilePreamble(full);
+    const whole = readDockerfileFacts(full);
+    expect([preamble.declaresBaseArg, preamble.baseArgDefault, preamble.usesBaseArg, preamble.directives]).toEqual([
+      whole.declaresBaseArg,
+      whole.baseArgDefault,
+      whole.usesBaseArg,
+      whole.directives,
+    ]);
+  });
+
+  it('does not take a FROM inside a continued RUN for the first FROM', () => {
+    const text = ['ARG X=1', 'ARG Y=a \\', '  FROM nothing', 'FROM scratch'].join('\n');
+    expect(readDockerfilePreamble(text).froms).toEqual([{ image: 'scratch', stage: undefined, line: 4 }]);
+  });
+
+  it('honours the backtick escape directive', () => {
+    const text = ['# escape=`', 'ARG BASE_IMAGE', 'FROM ${BASE_IMAGE} `', '  AS app', 'COPY a b'].join('\n');
+    expect(readDockerfilePreamble(text).froms).toEqual([{ image: '${BASE_IMAGE}', stage: 'app', line: 3 }]);
   });
 });

@@ -85,6 +85,29 @@ export function readDockerfileFacts(text: string, file = 'Dockerfile'): Dockerfi
   };
 }
 
+/**
+ * Facts of the preamble only — everything up to and including the first FROM: enough to know
+ * whether and which base a service shares and its directives. Inference runs on every nx
+ * command over every Dockerfile, so it parses these few lines instead of the whole file (the
+ * executor parses the whole file before it builds). `froms` holds the first FROM only and
+ * `contextSources` is empty.
+ */
+export function readDockerfilePreamble(text: string, file = 'Dockerfile'): DockerfileFacts {
+  const escape = /^#\s*escape\s*=\s*`/im.test(text.slice(0, 200)) ? '`' : '\\';
+  const lines = text.split('\n');
+  let continued = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].replace(/\r$/, '');
+    const startsFrom = !continued && /^\s*FROM\s/i.test(line);
+    continued = !/^\s*#/.test(line) && line.trimEnd().endsWith(escape) ? true : continued && /^\s*(#.*)?$/.test(line);
+    if (!startsFrom) continue;
+    let end = i;
+    while (end + 1 < lines.length && lines[end].replace(/\r$/, '').trimEnd().endsWith(escape)) end++;
+    return readDockerfileFacts(lines.slice(0, end + 1).join('\n'), file);
+  }
+  return readDockerfileFacts(text, file);
+}
+
 /** `# nx-docker-delta: context=pruned name=node` → { context: 'pruned', name: 'node' } */
 export function readDirectives(text: string): Record<string, string> {
   const directives: Record<string, string> = {};

@@ -11,7 +11,7 @@ import type {
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Minimatch } from 'minimatch';
-import { DockerfileFacts, readDockerfileFacts } from '../planning/dockerfile';
+import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
 import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
 import {
   BaseSpec,
@@ -63,7 +63,8 @@ function inferDockerTargets(
     const root = roots.ownerOf(posix.dirname(file));
     if (root === undefined) continue;
     const text = readFileSync(join(context.workspaceRoot, file), 'utf8');
-    const candidate: Candidate = { file, root, text, facts: tryFacts(text, file) };
+    // Bases: the whole file (their COPY sources are inputs). Services: only the preamble.
+    const candidate: Candidate = { file, root, text, facts: tryFacts(isBase ? readDockerfileFacts : readDockerfilePreamble, text, file) };
     if (isBase) {
       bases.push({ ...candidate, spec: { name: candidate.facts?.directives.name ?? baseNameFor(file), dockerfile: file, context: posix.dirname(file) } });
     } else {
@@ -147,9 +148,9 @@ function fallbackServiceTargets(service: Candidate, options: NormalizedPluginOpt
   };
 }
 
-function tryFacts(text: string, file: string): DockerfileFacts | undefined {
+function tryFacts(read: typeof readDockerfileFacts, text: string, file: string): DockerfileFacts | undefined {
   try {
-    return readDockerfileFacts(text, file);
+    return read(text, file);
   } catch (error) {
     // The executor reports it as one sentence; here only under NX_VERBOSE_LOGGING, as devkit's logger.verbose would.
     if (process.env.NX_VERBOSE_LOGGING === 'true') console.log(`nx-docker-delta: ${(error as Error).message}`);
@@ -219,7 +220,7 @@ export const createDependencies: CreateDependencies<NxDockerDeltaPluginOptions> 
     const key = `${dockerfile}@${hash}`;
     if (!factsCache.has(key)) {
       const path = join(context.workspaceRoot, dockerfile);
-      factsCache.set(key, existsSync(path) ? tryFacts(readFileSync(path, 'utf8'), dockerfile) : undefined);
+      factsCache.set(key, existsSync(path) ? tryFacts(readDockerfilePreamble, readFileSync(path, 'utf8'), dockerfile) : undefined);
     }
     const facts = factsCache.get(key);
     if (!facts) continue;
