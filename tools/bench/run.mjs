@@ -8,7 +8,8 @@
 //
 // Options: --services N, --runs R, --p5-projects M, --contenders ours,nxdocker,naive,
 //          --scenarios P1,P2,P3,P4,P5,floor, --out DIR (default tools/bench/results; quick: a temp dir),
-//          --keep (keep the temp workspaces), --registry HOST:PORT (default 127.0.0.1:5000).
+//          --keep (keep the temp workspaces), --registry HOST:PORT (default 127.0.0.1:5000),
+//          --rev REV (the commit of nx-docker-delta to measure; default HEAD, never the working tree).
 // Needs: Docker with a BuildKit-capable client (buildx, or a client < 23), the local
 // `node:20-bookworm-slim` stand-in image, network for npm (host and containers).
 // Removes only images named with this run's unique prefix or carrying its label, and runs
@@ -37,6 +38,7 @@ const { values: argv } = parseArgs({
     registry: { type: 'string', default: '127.0.0.1:5000' },
     quick: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    rev: { type: 'string', default: 'HEAD' },
   },
 });
 
@@ -89,9 +91,11 @@ async function main() {
 
   say('preparing the shared node_modules template (cached after the first run)');
   const templateDir = await ensureTemplate(join(logDir, 'setup.log'));
-  say('building nx-docker-delta from the repo into the template');
-  const pluginGenerators = await installPlugin(repoRoot, templateDir, join(logDir, 'setup.log'));
+  const plugin = await installPlugin(repoRoot, templateDir, join(logDir, 'setup.log'), argv.rev);
+  const pluginGenerators = plugin.generators;
   results.machine.pluginGenerators = pluginGenerators;
+  results.machine.pluginCommit = plugin.commit;
+  say(`built nx-docker-delta from commit ${plugin.commit.slice(0, 10)} into the template`);
 
   // Every contender's `docker` is the BuildKit-capable client (@nx/docker runs plain `docker build`).
   const binDir = join(benchRoot, 'bin');

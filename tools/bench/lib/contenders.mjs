@@ -1,6 +1,6 @@
 // The contenders, each set up the way its users would: same workspace source, its own
 // Dockerfiles (from its own generators where it has them) and its own build command.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './proc.mjs';
 import { nxJson, rootPackageJson, serviceName, write } from './workspace.mjs';
@@ -33,7 +33,8 @@ const naive = {
   async setup(ws) {
     // The seed's "before" picture: every image copies the repository, installs everything, builds.
     write(ws.root, '.dockerignore', 'node_modules\n**/node_modules\n**/dist\n.git\n.nx\ntmp\n');
-    for (const name of ws.services) {
+    const now = Date.now() / 1000;
+    for (const [index, name] of ws.services.entries()) {
       write(
         ws.root,
         `apps/${name}/Dockerfile`,
@@ -49,6 +50,11 @@ const naive = {
           '',
         ].join('\n')
       );
+      // Classic BuildKit syncs the Dockerfile folder incrementally per build context and
+      // compares files by size + mtime: these files have the same size, and written in the same
+      // instant every build after the first silently reused svc01's Dockerfile. Distinct mtimes.
+      const stamp = now - (ws.services.length - index);
+      utimesSync(join(ws.root, 'apps', name, 'Dockerfile'), stamp, stamp);
     }
     return { notes: [] };
   },
@@ -149,6 +155,25 @@ const ours = {
         await nx(ws, ['g', 'nx-docker-delta:dockerfile', `--project=${name}`, '--no-interactive'], log);
       }
       notes.push('Service Dockerfiles written by `nx g nx-docker-delta:dockerfile`.');
+      // Known defect (since ce91205): the generator always COPYs `.nx-docker-delta/workspace-manifest[s]`,
+      // but the pruned context has no `.nx-docker-delta/` folder outside TS-solution workspaces, and
+      // BuildKit fails the wildcard on the missing parent ("lstat …/.nx-docker-delta: no such file
+      // or directory"). Dropping that one source keeps the measurement going; the report says so.
+      let patched = 0;
+      for (const name of ws.services) {
+        const file = join(ws.root, 'apps', name, 'Dockerfile');
+        const text = readFileSync(file, 'utf8');
+        const fixed = text.replace(/ \.nx-docker-delta\/workspace-manifest\[s\]/g, '');
+        if (fixed !== text && !existsSync(join(ws.root, '.nx-docker-delta/workspace-manifests'))) {
+          writeFileSync(file, fixed);
+          patched += 1;
+        }
+      }
+      if (patched) {
+        notes.push(
+          'WORKAROUND: the generated `COPY package.json package-lock.json .nx-docker-delta/workspace-manifest[s] ./` fails on this (non-TS-solution) workspace with classic BuildKit — `lstat …/.nx-docker-delta: no such file or directory`, the pruned context has no such folder. The benchmark removed that one source from each generated Dockerfile; a defect to fix in the generator or the context staging.'
+        );
+      }
     } else {
       for (const name of ws.services) write(ws.root, `apps/${name}/Dockerfile`, fallbackServiceDockerfile(name));
       notes.push(

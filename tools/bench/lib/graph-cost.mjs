@@ -1,7 +1,7 @@
 // P5: what inference costs. `nx show projects` on a workspace of M projects, each with a
 // Dockerfile, without a Docker plugin, with nx-docker-delta and with @nx/docker; and the
 // plugin's createNodes function called directly on the file list Nx would hand it.
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fallbackServiceDockerfile } from './contenders.mjs';
 import { run, stats } from './proc.mjs';
@@ -38,8 +38,11 @@ export async function measureGraphCost({ benchRoot, templateDir, projects, runs,
   for (const [variant, plugins] of Object.entries(VARIANTS)) {
     writeFileSync(join(root, 'nx.json'), nxJson(plugins));
     const nxBin = join(root, 'node_modules/nx/dist/bin/nx.js');
-    const warm = await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: ws.env, log, capture: true });
-    const count = warm.stdout.split('\n').filter(Boolean).length;
+    const warm = await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: ws.env, log });
+    // Counted through a file: Nx exits before a piped stdout is drained, so pipes lose lines.
+    const listFile = join(root, `.nx-projects-${variant.replace(/\W/g, '')}.txt`);
+    await run('sh', ['-c', 'exec "$0" "$@" > "$LIST_FILE"', process.execPath, nxBin, 'show', 'projects'], { cwd: root, env: { ...ws.env, LIST_FILE: listFile }, log });
+    const count = readFileSync(listFile, 'utf8').split('\n').filter(Boolean).length;
     const times = [];
     for (let r = 0; r < runs; r++) times.push((await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: ws.env, log })).ms);
     show[variant] = { ...stats(times), projects: count, firstRunMs: warm.ms };

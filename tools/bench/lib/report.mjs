@@ -37,7 +37,7 @@ export function renderMarkdown(input) {
   lines.push(`- Docker: ${m.docker}; client mode: ${m.clientMode}${m.rejectedClients?.length ? ` (skipped: ${m.rejectedClients.join('; ')})` : ''}`);
   lines.push(`- Registry: ${m.registry}`);
   lines.push(`- Workspace: ${o.services} express services on 3 shared libs (express, zod, lodash, dayjs), esbuild builds, npm; ${o.runs} run(s) per scenario, median (min–max)${o.quick ? ' — QUICK MODE: smoke test, not a measurement' : ''}`);
-  lines.push(`- Plugin generators found: ${m.pluginGenerators?.length ? m.pluginGenerators.join(', ') : 'none'}`);
+  lines.push(`- nx-docker-delta built from commit \`${(m.pluginCommit ?? '?').slice(0, 10)}\`; generators: ${m.pluginGenerators?.length ? m.pluginGenerators.join(', ') : 'none'}`);
   if (results.complete === false) lines.push('- **INCOMPLETE**: written while the run was still going (or it was interrupted); missing cells were not measured.');
   lines.push('- The Docker daemon was shared with other test suites running at the same time: expect noise.', '');
 

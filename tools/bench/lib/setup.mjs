@@ -63,35 +63,35 @@ export async function lockfileFor(packageJsonText, log) {
 }
 
 /**
- * Builds nx-docker-delta from the repo's current source into the template's node_modules, as
- * its package would install (dist + package.json + executors.json + generators.json). A copy,
- * never a symlink: linked, Nx resolves the executors to the .ts sources.
- * Returns the generator names the package has.
+ * Builds nx-docker-delta as committed at `rev` (default HEAD) into the template's node_modules,
+ * as its package would install (dist + package.json + executors.json + generators.json). The
+ * source comes from `git archive`, never the working tree, so other people's unfinished edits
+ * in a shared checkout do not end up in the measurement. A copy, never a symlink: linked, Nx
+ * resolves the executors to the .ts sources. Returns { commit, generators }.
  */
-export async function installPlugin(repoRoot, templateDir, log) {
-  const pkgDir = join(repoRoot, 'packages/nx-docker-delta');
+export async function installPlugin(repoRoot, templateDir, log, rev = 'HEAD') {
   const dest = join(templateDir, 'node_modules/nx-docker-delta');
   const staging = mkdtempSync(join(tmpdir(), 'nxbench-plugin-'));
   try {
-    await run(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(pkgDir, 'tsconfig.lib.json'), '--outDir', join(staging, 'dist'), '--tsBuildInfoFile', join(staging, 'tsbuildinfo')], { cwd: repoRoot, log });
+    const commit = (await run('git', ['rev-parse', rev], { cwd: repoRoot, capture: true })).stdout.trim();
+    const tar = join(staging, 'src.tar');
+    await run('git', ['archive', '--output', tar, commit, 'packages/nx-docker-delta', 'tsconfig.base.json'], { cwd: repoRoot, log });
+    await run('tar', ['-xf', tar, '-C', staging], { log });
+    symlinkSync(join(repoRoot, 'node_modules'), join(staging, 'node_modules'), 'dir');
+    const pkgDir = join(staging, 'packages/nx-docker-delta');
+    await run(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(pkgDir, 'tsconfig.lib.json'), '--outDir', join(staging, 'dist'), '--tsBuildInfoFile', join(staging, 'tsbuildinfo')], { cwd: staging, log });
     copyAssets(join(pkgDir, 'src'), join(staging, 'dist'));
     rmSync(dest, { recursive: true, force: true });
     mkdirSync(dest, { recursive: true });
     cpSync(join(staging, 'dist'), join(dest, 'dist'), { recursive: true });
+    for (const file of ['package.json', 'executors.json', 'generators.json']) {
+      if (existsSync(join(pkgDir, file))) cpSync(join(pkgDir, file), join(dest, file));
+    }
+    const generators = existsSync(join(dest, 'generators.json')) ? Object.keys(JSON.parse(readFileSync(join(dest, 'generators.json'), 'utf8')).generators ?? {}) : [];
+    return { commit, generators };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-  for (const file of ['package.json', 'executors.json']) cpSync(join(pkgDir, file), join(dest, file));
-  let generators = existsSync(join(pkgDir, 'generators.json')) ? JSON.parse(readFileSync(join(pkgDir, 'generators.json'), 'utf8')) : undefined;
-  const names = Object.keys(generators?.generators ?? {});
-  if (!generators && existsSync(join(dest, 'dist/generators/init/init.js'))) {
-    // The init generator is committed but not registered in a generators.json yet: register it
-    // in the installed copy so `nx g nx-docker-delta:init` runs the real code.
-    generators = { generators: { init: { factory: './dist/generators/init/init', schema: './dist/generators/init/schema.json', description: 'init' } } };
-    names.push('init (registered by the benchmark: no generators.json yet)');
-  }
-  if (generators) writeFileSync(join(dest, 'generators.json'), JSON.stringify(generators, null, 2));
-  return names;
 }
 
 function copyAssets(src, dest) {
@@ -125,9 +125,13 @@ export async function commitAll(ws, message, log) {
   await git(ws, ['commit', '-q', '--allow-empty', '-m', message], log);
 }
 
-/** What a fresh clone does not have: Nx cache, build output, receipts, staged contexts. */
+/**
+ * What a fresh clone does not have: all of `.nx` (cache *and* workspace-data — with only the
+ * cache folder gone, Nx 23 still reported `[local cache]` hits without restoring the outputs),
+ * build output, receipts, staged contexts.
+ */
 export function wipeWorkspaceState(ws) {
-  for (const rel of ['.nx/cache', 'dist', '.nx-docker-delta']) rmSync(join(ws.root, rel), { recursive: true, force: true });
+  for (const rel of ['.nx', 'dist', '.nx-docker-delta']) rmSync(join(ws.root, rel), { recursive: true, force: true });
   for (const name of ws.services) rmSync(join(ws.root, 'apps', name, 'dist'), { recursive: true, force: true });
 }
 
