@@ -164,6 +164,7 @@ describe('stagePrunedContext in a TS-solution workspace (npm workspaces, librari
       'packages/svc/dist/main.js': "console.log(require('@fx/lib')(1000));\n",
       'packages/other/package.json': JSON.stringify({ name: '@fx/other', version: '0.0.1', dependencies: { debug: '4.3.7' } }),
     });
+    spawnSync('git', ['init', '-q'], { cwd: root });
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -190,6 +191,10 @@ describe('stagePrunedContext in a TS-solution workspace (npm workspaces, librari
       ].sort()
     );
     expect(JSON.parse(readStaged(r.dir, 'package.json')).dependencies).toMatchObject({ '@fx/lib': 'file:./workspace_modules/@fx/lib' });
+    // The staged copy of the library must stay invisible to git and to Nx's project discovery.
+    expect(readStaged(r.dir, '.gitignore')).toMatch(/^\*$/m);
+    const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=all', '.nx-docker-delta'], { cwd: root, encoding: 'utf8' });
+    expect(status.stdout).toBe('');
     const lock = readStaged(r.dir, 'package-lock.json');
     expect(lock).toContain('"node_modules/ms"');
     expect(lock).not.toContain('debug');

@@ -242,9 +242,14 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
   }
 
   mkdirSync(o.outputDir, { recursive: true });
+  const files = [...wanted.keys()].sort();
+  // A staged context holds package.json and tsconfig files (workspace libraries): git and Nx must
+  // not see it, or Nx finds each library twice ("MultipleProjectsWithSameNameError") and every
+  // later command fails. A self-ignoring folder works whatever the workspace's .gitignore says.
+  wanted.set('.gitignore', { content: Buffer.from('# Staged by nx-docker-delta for docker build: never commit it.\n*\n'), mode: 0o644 });
   for (const [rel, entry] of wanted) writeIfChanged(join(o.outputDir, rel), entry);
   prune(o.outputDir, '', wanted);
-  return { dir: o.outputDir, files: [...wanted.keys()].sort() };
+  return { dir: o.outputDir, files };
 }
 
 /**
