@@ -96,6 +96,15 @@ const view = (steps: DockerStep[]) => steps.map((s) => `${s.cached ? 'CACHED' : 
 
 const BASE_BUILT = /^[\w-]+: Building base workspace /;
 
+/** A service whose main.txt changed: the steps before `COPY main.txt` come from cache, the rest run. */
+const MAIN_TXT_CHANGED = [
+  'CACHED WORKDIR /app',
+  'CACHED COPY deps.txt ./',
+  'CACHED RUN cp deps.txt deps.installed',
+  'run COPY main.txt ./',
+  'run RUN cat /etc/motd main.txt > main.built',
+];
+
 function ok(result: NxResult): NxResult {
   if (result.code !== 0) throw new Error(`nx ${result.args.join(' ')} exited ${result.code ?? result.signal}:\n${result.output}`);
   return result;
@@ -216,13 +225,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
 
     expect(projectLines(r.output, 'svc-a')).toContainEqual(expect.stringMatching(new RegExp(`^#\\d+ importing cache manifest from ${NS}/svc-a:latest$`)));
     const steps = onlyBuild(r.output, 'svc-a');
-    expect(view(steps)).toEqual([
-      'CACHED WORKDIR /app',
-      'CACHED COPY deps.txt ./',
-      'CACHED RUN cp deps.txt deps.installed',
-      'run COPY main.txt ./',
-      'run RUN cat /etc/motd main.txt > main.built',
-    ]);
+    expect(view(steps)).toEqual(MAIN_TXT_CHANGED);
     const receipt = ws.readJson(receiptPath('svc-a'));
     expect(receipt.steps).toEqual({ total: 5, run: 2, cached: 3 });
     expect(inspectImage(receipt.ref)?.Id).toBe(receipt.imageId);
@@ -482,13 +485,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     expect(projectLines(r.output, ROOT)).toContain(`Base workspace pulled from the registry (${base.ref}) — not rebuilt.`);
     const svcA = projectLines(r.output, 'svc-a');
     expect(svcA).toContainEqual(expect.stringMatching(new RegExp(`^#\\d+ importing cache manifest from ${REGISTRY}/${remoteRepo('svc-a')}:latest$`)));
-    expect(view(onlyBuild(r.output, 'svc-a'))).toEqual([
-      'CACHED WORKDIR /app',
-      'CACHED COPY deps.txt ./',
-      'CACHED RUN cp deps.txt deps.installed',
-      'run COPY main.txt ./',
-      'run RUN cat /etc/motd main.txt > main.built',
-    ]);
+    expect(view(onlyBuild(r.output, 'svc-a'))).toEqual(MAIN_TXT_CHANGED);
     const receipt = ws.readJson(receiptPath('svc-a'));
     expect(receipt).toMatchObject({ steps: { total: 5, run: 2, cached: 3 }, pushed: true, base: { ref: base.ref } });
     expect(await manifestDigest(remoteRepo('svc-a'), receipt.tags[0])).toBe(receipt.digest);
