@@ -10,8 +10,8 @@
 //   5. prints per service: rebuilt or reused, steps run vs cached, image size, time; then totals.
 // Options: --keep (leave the workspace and images for inspection), --push (push to the registry).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICES, linkNodeModules, writeWorkspace } from './workspace.mjs';
 import { provisionDocker, stopProvisioned } from '../docker-env/provision.mjs';
@@ -23,18 +23,31 @@ const push = process.argv.includes('--push');
 const namespace = `nxdd-demo-${Date.now().toString(36)}`;
 const log = (msg) => process.stdout.write(`\x1b[1m[demo]\x1b[0m ${msg}\n`);
 
+let logCount = 0;
+
+/**
+ * Runs `cmd args` (argv, no shell). Output goes to a log file under tmp/demo/logs (and to the
+ * terminal unless quiet) — a file, not a pipe, so a grandchild that keeps the descriptor open
+ * (nx's task workers, esbuild's service) cannot hold the step. Resolves with the output.
+ */
 function run(cmd, args, { cwd = ws, env = {}, quiet = false } = {}) {
+  const logs = join(repo, 'tmp/demo/logs');
+  mkdirSync(logs, { recursive: true });
+  const logFile = join(logs, `${String(++logCount).padStart(2, '0')}-${basename(cmd)}-${args[0] ?? ''}.log`);
+  const fd = openSync(logFile, 'w');
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const onData = (chunk) => {
-      out += chunk;
-      if (!quiet) process.stdout.write(chunk);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out.split('\n').slice(-30).join('\n')}`))));
+    child.on('exit', (code, signal) => {
+      closeSync(fd);
+      const out = readFileSync(logFile, 'utf8');
+      if (!quiet) process.stdout.write(out);
+      if (code === 0) return resolvePromise(out);
+      // The sentences our executors print (✖ …) and the tail, so a failure explains itself.
+      const lines = out.split('\n');
+      const errors = lines.filter((l) => l.includes('✖'));
+      reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal} (log: ${logFile})\n${[...errors, '…', ...lines.slice(-25)].join('\n')}`));
+    });
   });
 }
 
@@ -79,17 +92,19 @@ function table(title, rows) {
   return lines.join('\n');
 }
 
-function rowsFor(tasks, before) {
+function rowsFor(output, before) {
+  const tasks = taskLines(output);
   const rows = [];
   const base = baseReceipt();
-  const baseRan = tasks['@shop/source:docker-base'] === 'ran' && base?.outcome === 'built';
+  // docker-base runs every time (it checks its content tag); it built only if it says so.
+  const baseBuilt = /Building base workspace/.test(output);
   rows.push([
     `base (${base?.ref?.split('/').pop() ?? '?'})`,
-    base?.outcome === 'built' ? '**built**' : 'reused (content tag exists)',
-    baseRan ? base.steps.run : 0,
-    baseRan ? base.steps.cached : '–',
+    baseBuilt ? '**built**' : 'reused (content tag exists)',
+    baseBuilt ? base.steps.run : 0,
+    baseBuilt ? base.steps.cached : '–',
     base ? mb(base.sizeBytes) : '?',
-    baseRan ? secs(base.durationMs) : '–',
+    baseBuilt ? secs(base.durationMs) : '–',
   ]);
   for (const { name } of SERVICES) {
     const r = receipt(name);
@@ -105,6 +120,25 @@ function rowsFor(tasks, before) {
   return rows;
 }
 
+/**
+ * GET with a 2 s limit. The timer is what keeps Node alive: while a container starts, docker's
+ * port proxy accepts the connection and holds it, and fetch's socket alone does not keep the
+ * event loop running.
+ */
+async function get(url) {
+  const controller = new AbortController();
+  let timer;
+  const timeout = new Promise((resolveTimeout) => (timer = setTimeout(resolveTimeout, 2000, '')));
+  try {
+    return await Promise.race([fetch(url, { signal: controller.signal }).then((r) => r.text()), timeout]);
+  } catch {
+    return '';
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
 async function askServices(dockerBin) {
   const answers = [];
   for (const { name, port } of SERVICES) {
@@ -115,7 +149,7 @@ async function askServices(dockerBin) {
       const url = `http://${mapped}/`;
       let body = '';
       for (let i = 0; i < 50 && !body; i++) {
-        body = await fetch(url).then((r) => r.text()).catch(() => '');
+        body = await get(url);
         if (!body) await new Promise((r) => setTimeout(r, 200));
       }
       if (!body) throw new Error(`${name} did not answer on ${url}`);
@@ -129,6 +163,7 @@ async function askServices(dockerBin) {
 
 async function main() {
   const t0 = Date.now();
+  rmSync(join(repo, 'tmp/demo'), { recursive: true, force: true });
   if (!existsSync(join(repo, 'node_modules/.bin/nx'))) {
     log('installing the repository dependencies (npm ci)…');
     await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repo });
@@ -140,7 +175,6 @@ async function main() {
   const env = nxEnv(dockerEnv);
 
   log(`writing the demo workspace in ${ws}`);
-  rmSync(join(repo, 'tmp/demo'), { recursive: true, force: true });
   mkdirSync(ws, { recursive: true });
   writeWorkspace(ws);
   await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { quiet: true });
@@ -158,7 +192,7 @@ async function main() {
   let t = Date.now();
   const cold = await nx(['run-many', '-t', 'docker-build', '--outputStyle=static'], env);
   const coldMs = Date.now() - t;
-  const coldRows = rowsFor(taskLines(cold));
+  const coldRows = rowsFor(cold);
   const before = Object.fromEntries(SERVICES.map(({ name }) => [name, receipt(name)]));
   const answers = await askServices(dockerEnv.NX_DOCKER_BIN);
 
@@ -169,7 +203,7 @@ async function main() {
   t = Date.now();
   const delta = await nx(['affected', '-t', 'docker-build', '--base=HEAD~1', '--outputStyle=static'], env);
   const deltaMs = Date.now() - t;
-  const deltaRows = rowsFor(taskLines(delta), before);
+  const deltaRows = rowsFor(delta, before);
 
   const report = [
     '## nx-docker-delta demo report',

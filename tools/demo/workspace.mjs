@@ -59,6 +59,10 @@ export function writeWorkspace(dir) {
       sharedGlobals: [],
     },
     targetDefaults: { build: { cache: true, dependsOn: ['^build'], inputs: ['production', '^production'] } },
+    // Without @nx/js in package.json Nx does not read imports: the graph would not know that
+    // orders uses `ms`, and its pruned manifest would miss it. `auto`: a dependency change makes
+    // only the projects that use it affected.
+    pluginsConfig: { '@nx/js': { analyzeSourceFiles: true, projectsAffectedByDependencyUpdates: 'auto' } },
   });
   write(dir, 'tsconfig.base.json', {
     compilerOptions: { baseUrl: '.', paths: { '@shop/shared': ['libs/shared/src/index.js'] } },

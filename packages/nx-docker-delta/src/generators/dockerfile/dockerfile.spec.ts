@@ -66,8 +66,8 @@ COPY dist/apps/api ./dist
 FROM \${BASE_IMAGE} AS release
 WORKDIR /release
 COPY --from=deps /app/package.json ./
-COPY --from=build /app/dist ./
 COPY workspace_module[s] ./workspace_modules/
+COPY --from=build /app/dist ./
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.
@@ -221,8 +221,8 @@ RUN NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true npx nx run api:build 
 FROM \${BASE_IMAGE} AS release
 WORKDIR /release
 COPY --from=deps /app/package.json ./
-COPY --from=build /app/dist ./
 COPY workspace_module[s] ./workspace_modules/
+COPY --from=build /app/dist ./
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.

@@ -186,8 +186,9 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     'FROM ${BASE_IMAGE} AS release',
     'WORKDIR /release',
     'COPY --from=deps /app/package.json ./',
-    'COPY --from=build /app/dist ./',
+    // Libraries change less often than the service itself: their layer comes first.
     ...(i.packageManager === 'npm' ? [`COPY ${optionalSource(WORKSPACE_MODULES_DIR)} ./${WORKSPACE_MODULES_DIR}/`] : []),
+    'COPY --from=build /app/dist ./',
     '',
     `# runtime: ${i.runtime}, non-root, production mode. node_modules first: code-only changes`,
     '# then replace one small layer.',
