@@ -8,6 +8,7 @@ import { assertImageName, qualify } from '../planning/image-ref';
 import { ImageReceipt, receiptStillTrue, summaryLine } from '../planning/receipt';
 import { BaseSpec, baseReceiptPath, baseRepository } from '../planning/targets';
 import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtomic } from '../utils/fs';
+import { layerCache } from './cache';
 import { withLock } from './lock';
 import type { ImageSettings } from './settings';
 
@@ -105,17 +106,10 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
     }
 
     ctx.log(`Building base ${spec.name} → ${plan.ref}`);
-    const cacheFrom: string[] = [];
-    const cacheRef = settings.cacheRegistry ? `${qualify(baseRepository(spec.name, settings.imagePrefix), settings.cacheRegistry)}:buildcache` : undefined;
-    if (cacheRef && engine.client.mode === 'buildx') cacheFrom.push(cacheRef);
-    // The previous base image carries inline cache (classic BuildKit): importing it keeps the
-    // unchanged layers CACHED even after Docker's build-cache GC or `docker builder prune`.
-    const previous = `${plan.image}:latest`;
-    if (settings.registry) {
-      if ((await engine.remoteState(previous)).state === 'present') cacheFrom.push(previous);
-    } else if (engine.client.mode === 'buildkit' && (await engine.inspectImage(previous))) {
-      cacheFrom.push(previous);
-    }
+    const { cacheFrom, cacheTo } = await layerCache(engine, settings, {
+      image: plan.image,
+      repository: baseRepository(spec.name, settings.imagePrefix),
+    });
     const built = await engine.build(
       {
         dockerfile: plan.dockerfilePath,
@@ -126,7 +120,7 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
         target: spec.target,
         platform: settings.platform,
         cacheFrom,
-        cacheTo: engine.client.mode === 'buildx' ? cacheRef : undefined,
+        cacheTo,
         push: settings.push && engine.client.mode === 'buildx',
       },
       { onLine: ctx.log, signal: ctx.signal, what: `base ${spec.name}` }

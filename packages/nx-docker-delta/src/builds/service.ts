@@ -12,6 +12,7 @@ import { ImageReceipt, summaryLine } from '../planning/receipt';
 import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
+import { layerCache } from './cache';
 import type { ImageOptions, ImageSettings } from './settings';
 
 /** Options of the service executor (schema.json is the source of truth). */
@@ -115,15 +116,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     }
   }
 
-  const cacheFrom: string[] = [];
-  const cacheRef = settings.cacheRegistry ? `${qualify(repository, settings.cacheRegistry)}:buildcache` : undefined;
-  if (cacheRef && engine.client.mode === 'buildx') cacheFrom.push(cacheRef);
-  const previous = `${image}:latest`;
-  if (settings.registry) {
-    if ((await engine.remoteState(previous)).state === 'present') cacheFrom.push(previous);
-  } else if (await engine.inspectImage(previous)) {
-    cacheFrom.push(previous);
-  }
+  const { cacheFrom, cacheTo } = await layerCache(engine, settings, { image, repository });
 
   const labels = {
     'org.opencontainers.image.title': ctx.project,
@@ -146,7 +139,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       target: options.target,
       platform: settings.platform,
       cacheFrom,
-      cacheTo: engine.client.mode === 'buildx' ? cacheRef : undefined,
+      cacheTo,
       push: settings.push && engine.client.mode === 'buildx',
       noCache: options.noCache,
     },

@@ -1,0 +1,29 @@
+import type { DockerEngine } from '../engine/docker';
+import { qualify } from '../planning/image-ref';
+import type { ImageSettings } from './settings';
+
+/**
+ * Where a build imports layer cache from, and exports it to.
+ * - The previous image (`<image>:latest`) carries inline cache metadata: importing it keeps the
+ *   unchanged layers CACHED after Docker's build-cache GC, a `docker builder prune`, or on a fresh
+ *   CI machine (from the registry). Only sources that exist are passed — a missing one makes
+ *   BuildKit try Docker Hub.
+ * - buildx reads cache from registries only, so a local-only previous image is no source there;
+ *   a configured cache registry adds `<cacheRegistry>/<repository>:buildcache` (import + export, mode=max).
+ */
+export async function layerCache(
+  engine: DockerEngine,
+  settings: ImageSettings,
+  target: { image: string; repository: string }
+): Promise<{ cacheFrom: string[]; cacheTo?: string }> {
+  const buildx = engine.client.mode === 'buildx';
+  const cacheTo = buildx && settings.cacheRegistry ? `${qualify(target.repository, settings.cacheRegistry)}:buildcache` : undefined;
+  const cacheFrom = cacheTo ? [cacheTo] : [];
+  const previous = `${target.image}:latest`;
+  if (settings.registry) {
+    if ((await engine.remoteState(previous)).state === 'present') cacheFrom.push(previous);
+  } else if (!buildx && (await engine.inspectImage(previous))) {
+    cacheFrom.push(previous);
+  }
+  return { cacheFrom, cacheTo };
+}
