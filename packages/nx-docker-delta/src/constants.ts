@@ -3,6 +3,9 @@ export const DEFAULT_BASE_TARGET = 'docker-base';
 export const DEFAULT_SERVICE_TARGET = 'docker-service';
 export const DEFAULT_BUILD_TARGET = 'docker-build';
 
+/** Where `init` puts the shared base: its own project, so root-file changes never reach services. */
+export const DEFAULT_BASE_DIR = 'docker/workspace-base';
+
 /** Files that define a shared base image. */
 export const DEFAULT_BASE_GLOB = '**/Dockerfile.base';
 

@@ -181,7 +181,7 @@ CMD ["node","main.js"]
     await dockerfileGenerator(tree, { project: 'api', skipFormat: true });
     expect(read(tree)).toContain('COPY .yarnrc.yml ./');
     expect(read(tree)).toContain('YARN_NODE_LINKER=node-modules YARN_ENABLE_GLOBAL_CACHE=true yarn install --immutable');
-    expect(read(tree, 'Dockerfile.base')).toContain('corepack prepare yarn@4.5.3 --activate');
+    expect(read(tree, 'docker/workspace-base/Dockerfile.base')).toContain('corepack prepare yarn@4.5.3 --activate');
   });
 
   it('compile=docker builds inside the image from a build manifest', async () => {
@@ -250,7 +250,7 @@ CMD ["node","main.js"]
   it('every FROM takes its image from an ARG and no # syntax= line is written', async () => {
     const tree = await workspace('pnpm');
     await dockerfileGenerator(tree, { project: 'api', skipFormat: true });
-    for (const df of [read(tree), read(tree, 'Dockerfile.base')]) {
+    for (const df of [read(tree), read(tree, 'docker/workspace-base/Dockerfile.base')]) {
       expect(df).not.toMatch(/^# syntax=/m);
       for (const from of df.match(/^FROM .*/gm) ?? []) expect(from).toMatch(/^FROM (\$\{[A-Z_]+\}|deps|build)( AS \w+)?$/);
     }

@@ -16,6 +16,7 @@ import {
   workspaceRoot,
 } from '@nx/devkit';
 import { posix } from 'node:path';
+import { DEFAULT_BASE_DIR } from '../../constants';
 import { baseNameFor, baseRepository } from '../../planning/targets';
 import { detectToolchain, inUmbrellaDeps, SUPPORTED_TOOLCHAINS, type Toolchain } from '../utils/toolchain';
 import { writeUserFile } from '../utils/write-user-file';
@@ -114,15 +115,25 @@ export function findMain(p: ResolvedProject, target: TargetConfiguration | undef
   return posix.basename(js);
 }
 
+/** The workspace's shared base: at the root (seed layout), in init's default folder, or in `docker/*`. */
+export function findBaseFile(tree: Tree): string | undefined {
+  const candidates = ['Dockerfile.base', `${DEFAULT_BASE_DIR}/Dockerfile.base`];
+  if (tree.exists('docker') && !tree.isFile('docker')) {
+    candidates.push(...tree.children('docker').sort().map((dir) => `docker/${dir}/Dockerfile.base`));
+  }
+  return candidates.find((file) => tree.exists(file));
+}
+
 function baseFlavour(tree: Tree): NodeRuntime {
-  const base = tree.read('Dockerfile.base', 'utf-8') ?? '';
+  const file = findBaseFile(tree);
+  const base = (file && tree.read(file, 'utf-8')) ?? '';
   return /bookworm|bullseye|debian|slim/.test(base) ? 'debian-slim' : 'alpine';
 }
 
 function defaultBaseImage(tree: Tree): string {
   const entry = (readNxJson(tree)?.plugins ?? []).find((p) => typeof p !== 'string' && p.plugin === 'nx-docker-delta');
   const prefix = entry && typeof entry !== 'string' ? ((entry.options as { imagePrefix?: string })?.imagePrefix ?? '') : '';
-  return baseRepository(baseNameFor('Dockerfile.base'), prefix);
+  return baseRepository(baseNameFor(findBaseFile(tree) ?? 'Dockerfile.base'), prefix);
 }
 
 function workspaceDepRoots(tree: Tree, p: ResolvedProject): string[] {
@@ -155,8 +166,8 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
     );
   }
   const baseImage = schema.baseImage ?? defaultBaseImage(tree);
-  if (!tree.exists('Dockerfile.base')) {
-    logger.warn('nx-docker-delta: no Dockerfile.base at the workspace root — run `nx g nx-docker-delta:init` to create the shared base.');
+  if (!findBaseFile(tree)) {
+    logger.warn('nx-docker-delta: no Dockerfile.base found — run `nx g nx-docker-delta:init` to create the shared base.');
   }
   let content: string;
   if (toolchain.kind === 'elixir') {

@@ -1,6 +1,8 @@
 import { readNxJson, type Tree, updateNxJson } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
-import { initGenerator, PLUGIN_ENTRY } from './init';
+import { DEFAULT_BASE_DIR, initGenerator, PLUGIN_ENTRY } from './init';
+
+const BASE = `${DEFAULT_BASE_DIR}/Dockerfile.base`;
 import { DOCKERIGNORE_HEADER } from './lib/base-dockerfile';
 
 function nodeTree(pm: 'npm' | 'pnpm' | 'yarn', packageManager?: string): Tree {
@@ -42,7 +44,7 @@ describe('init generator', () => {
   it('writes a pnpm alpine base pinned to packageManager', async () => {
     const tree = nodeTree('pnpm', 'pnpm@9.15.9');
     await initGenerator(tree, { skipFormat: true });
-    expect(tree.read('Dockerfile.base', 'utf-8')).toMatchInlineSnapshot(`
+    expect(tree.read(BASE, 'utf-8')).toMatchInlineSnapshot(`
 "# Shared toolchain base for every Node service of this workspace (nx-docker-delta).
 # Toolchain only: no application source and no lockfile, so no service change invalidates it.
 # Rebuild it regularly with --no-cache to pick up OS security fixes.
@@ -71,7 +73,7 @@ WORKDIR /app
   it('writes a debian npm base', async () => {
     const tree = nodeTree('npm');
     await initGenerator(tree, { skipFormat: true, flavour: 'debian' });
-    expect(tree.read('Dockerfile.base', 'utf-8')).toMatchInlineSnapshot(`
+    expect(tree.read(BASE, 'utf-8')).toMatchInlineSnapshot(`
 "# Shared toolchain base for every Node service of this workspace (nx-docker-delta).
 # Toolchain only: no application source and no lockfile, so no service change invalidates it.
 # Rebuild it regularly with --no-cache to pick up OS security fixes.
@@ -103,7 +105,7 @@ WORKDIR /app
   it('pins yarn classic from the lockfile and keeps no app source or lockfile in the base', async () => {
     const tree = nodeTree('yarn');
     await initGenerator(tree, { skipFormat: true });
-    const base = tree.read('Dockerfile.base', 'utf-8') as string;
+    const base = tree.read(BASE, 'utf-8') as string;
     expect(base).toContain('RUN npm install -g --force yarn@1.22.22');
     expect(base).not.toMatch(/^(COPY|ADD)\b/m);
     expect(base).toMatch(/^ARG NODE_IMAGE=node:20-alpine\nFROM \$\{NODE_IMAGE\}$/m);
@@ -114,7 +116,7 @@ WORKDIR /app
     tree.write('mix.exs', 'defmodule Umbrella.MixProject do\n  def project, do: [apps_path: "apps"]\nend\n');
     tree.write('apps/api/mix.exs', 'defmodule Api.MixProject do end\n');
     await initGenerator(tree, { skipFormat: true });
-    expect(tree.read('Dockerfile.base', 'utf-8')).toMatchInlineSnapshot(`
+    expect(tree.read(BASE, 'utf-8')).toMatchInlineSnapshot(`
 "# Shared Elixir/Erlang toolchain base for every release of this umbrella (nx-docker-delta).
 # Toolchain only: no application source, no mix.lock, so no service change invalidates it.
 # Rebuild it regularly with --no-cache to pick up OS security fixes.
@@ -144,16 +146,16 @@ WORKDIR /app
   it('never overwrites a changed Dockerfile.base without --force, and is idempotent', async () => {
     const tree = nodeTree('npm');
     await initGenerator(tree, { skipFormat: true });
-    const first = tree.read('Dockerfile.base', 'utf-8');
+    const first = tree.read(BASE, 'utf-8');
     await initGenerator(tree, { skipFormat: true });
     expect(tree.listChanges().length).toBeGreaterThan(0);
-    expect(tree.read('Dockerfile.base', 'utf-8')).toBe(first);
+    expect(tree.read(BASE, 'utf-8')).toBe(first);
 
-    tree.write('Dockerfile.base', 'FROM mine\n');
+    tree.write(BASE, 'FROM mine\n');
     await initGenerator(tree, { skipFormat: true });
-    expect(tree.read('Dockerfile.base', 'utf-8')).toBe('FROM mine\n');
+    expect(tree.read(BASE, 'utf-8')).toBe('FROM mine\n');
     await initGenerator(tree, { skipFormat: true, force: true });
-    expect(tree.read('Dockerfile.base', 'utf-8')).toBe(first);
+    expect(tree.read(BASE, 'utf-8')).toBe(first);
   });
 
   it('a second run changes no file', async () => {
@@ -196,13 +198,40 @@ secrets/
   it('warns but still registers when no toolchain is found', async () => {
     const tree = createTreeWithEmptyWorkspace();
     await initGenerator(tree, { skipFormat: true });
-    expect(tree.exists('Dockerfile.base')).toBe(false);
+    expect(tree.exists(BASE)).toBe(false);
     expect(JSON.stringify(readNxJson(tree)?.plugins)).toContain('nx-docker-delta');
   });
 
   it('lets baseImage override the FROM default', async () => {
     const tree = nodeTree('npm');
     await initGenerator(tree, { skipFormat: true, baseImage: 'node:22-alpine' });
-    expect(tree.read('Dockerfile.base', 'utf-8')).toMatch(/^ARG NODE_IMAGE=node:22-alpine$/m);
+    expect(tree.read(BASE, 'utf-8')).toMatch(/^ARG NODE_IMAGE=node:22-alpine$/m);
+  });
+  it('puts the base in its own project by default, so root-file changes never make services affected', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    tree.write('package-lock.json', '{"lockfileVersion":3,"packages":{}}');
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.exists('Dockerfile.base')).toBe(false);
+    expect(JSON.parse(tree.read('docker/workspace-base/project.json', 'utf-8') as string)).toEqual({
+      name: 'workspace-base',
+      $schema: '../../node_modules/nx/schemas/project-schema.json',
+      projectType: 'library',
+      tags: ['docker:base'],
+    });
+  });
+
+  it('keeps the seed layout when a root Dockerfile.base exists, and honours --baseDir=.', async () => {
+    const existing = createTreeWithEmptyWorkspace();
+    existing.write('package-lock.json', '{"lockfileVersion":3,"packages":{}}');
+    existing.write('Dockerfile.base', 'FROM mine\n');
+    await initGenerator(existing, { skipFormat: true });
+    expect(existing.read('Dockerfile.base', 'utf-8')).toBe('FROM mine\n');
+    expect(existing.exists(BASE)).toBe(false);
+
+    const root = createTreeWithEmptyWorkspace();
+    root.write('package-lock.json', '{"lockfileVersion":3,"packages":{}}');
+    await initGenerator(root, { skipFormat: true, baseDir: '.' });
+    expect(root.read('Dockerfile.base', 'utf-8')).toMatch(/^ARG NODE_IMAGE=node:20-alpine$/m);
+    expect(root.exists('project.json')).toBe(false);
   });
 });

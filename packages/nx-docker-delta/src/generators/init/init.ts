@@ -3,8 +3,8 @@
  * registers the plugin in nx.json, writes the shared `Dockerfile.base` for the
  * detected toolchain and merges a root `.dockerignore`.
  */
-import { formatFiles, logger, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
-import { DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SERVICE_TARGET } from '../../constants';
+import { formatFiles, joinPathFragments, logger, offsetFromRoot, readNxJson, updateNxJson, writeJson, type Tree } from '@nx/devkit';
+import { DEFAULT_BASE_DIR, DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SERVICE_TARGET } from '../../constants';
 import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
 import { writeUserFile } from '../utils/write-user-file';
 import { mergeDockerignore, renderElixirBase, renderNodeBase } from './lib/base-dockerfile';
@@ -47,7 +47,16 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
     if (schema.baseImage) {
       base = base.replace(/^ARG (NODE_IMAGE|ELIXIR_IMAGE)=.*$/m, `ARG $1=${schema.baseImage}`);
     }
-    writeUserFile(tree, 'Dockerfile.base', base, { force: schema.force });
+    const baseDir = chooseBaseDir(tree, schema.baseDir);
+    writeUserFile(tree, joinPathFragments(baseDir, 'Dockerfile.base'), base, { force: schema.force });
+    if (baseDir !== '.' && !tree.exists(joinPathFragments(baseDir, 'project.json'))) {
+      writeJson(tree, joinPathFragments(baseDir, 'project.json'), {
+        name: baseDir.split('/').pop(),
+        $schema: `${offsetFromRoot(baseDir)}node_modules/nx/schemas/project-schema.json`,
+        projectType: 'library',
+        tags: ['docker:base'],
+      });
+    }
   }
 
   const merged = mergeDockerignore(tree.read('.dockerignore', 'utf-8'), toolchain?.kind === 'elixir');
@@ -55,5 +64,18 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
 
   if (!schema.skipFormat) await formatFiles(tree);
 }
+
+/**
+ * Where the shared base lives. Its own project by default (`docker/workspace-base`): a base owned
+ * by the root project would make every root-file change (lockfile, README, nx.json) mark every
+ * service affected, since services depend on the project owning their base. A workspace that
+ * already has a root `Dockerfile.base` (the seed layout) keeps it.
+ */
+export function chooseBaseDir(tree: Tree, requested: string | undefined): string {
+  if (requested !== undefined) return requested.replace(/^\.\/+/, '').replace(/\/+$/, '') || '.';
+  return tree.exists('Dockerfile.base') ? '.' : DEFAULT_BASE_DIR;
+}
+
+export { DEFAULT_BASE_DIR };
 
 export default initGenerator;
