@@ -69,7 +69,8 @@ function receipt(service) {
 }
 
 function baseReceipt() {
-  const path = join(ws, 'dist/nx-docker-delta/bases/workspace.json');
+  // init puts the base in its own project, docker/workspace-base: base name `workspace-base`.
+  const path = join(ws, 'dist/nx-docker-delta/bases/workspace-base.json');
   return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
 }
 

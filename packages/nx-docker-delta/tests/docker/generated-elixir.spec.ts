@@ -201,7 +201,7 @@ describeDocker('generated Elixir umbrella Dockerfiles build and start releases',
     writeAll(root, files);
     const tree = createTreeWithEmptyWorkspace();
     for (const [p, c] of Object.entries(files)) tree.write(p, c);
-    await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+    await initGenerator(tree, { flavour: 'debian', baseDir: '.', skipFormat: true });
     for (const app of ['api', 'worker']) await dockerfileGenerator(tree, { project: app, port: 4000, skipFormat: true });
     for (const p of ['Dockerfile.base', '.dockerignore', 'apps/api/Dockerfile', 'apps/worker/Dockerfile']) {
       writeFileSync(join(root, p), tree.read(p, 'utf-8') as string);

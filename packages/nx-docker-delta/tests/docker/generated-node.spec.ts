@@ -151,7 +151,7 @@ async function generate(root: string, fixture: Record<string, string>, pm: Fixtu
     tree.delete(`apps/${name}/project.json`);
     addProjectConfiguration(tree, name, { root: `apps/${name}`, ...projectJson(name) });
   }
-  await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+  await initGenerator(tree, { flavour: 'debian', baseDir: '.', skipFormat: true });
   for (const name of ['a', 'b']) {
     await dockerfileGenerator(tree, { project: name, port: 3000, healthPath: '/health', skipFormat: true });
   }
@@ -331,7 +331,7 @@ describeDocker('generated Node Dockerfile with --compile=docker runs `nx build` 
     for (const f of ['package.json', 'package-lock.json', 'nx.json', 'tsconfig.base.json']) tree.write(f, readFileSync(join(root, f)));
     addProjectConfiguration(tree, 'a', { root: 'apps/a', projectType: 'application', targets: { build } });
     addProjectConfiguration(tree, 'shared', { root: 'libs/shared', projectType: 'library' });
-    await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+    await initGenerator(tree, { flavour: 'debian', baseDir: '.', skipFormat: true });
     await dockerfileGenerator(tree, { project: 'a', compile: 'docker', workspaceDeps: ['libs/shared'], port: 3000, skipFormat: true });
     for (const p of ['Dockerfile.base', 'apps/a/Dockerfile']) writeFileSync(join(root, p), tree.read(p, 'utf-8') as string);
 
