@@ -10,7 +10,7 @@
 //   5. prints per service: rebuilt or reused, steps run vs cached, image size, time; then totals.
 // Options: --keep (leave the workspace and images for inspection), --push (push to the registry).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICES, linkNodeModules, writeWorkspace } from './workspace.mjs';
@@ -121,6 +121,23 @@ function rowsFor(output, before) {
   return rows;
 }
 
+/** Adds an npm dependency used by one service only, the way a user would, and commits it. */
+async function addDependency(service, pkg, version) {
+  const manifest = JSON.parse(readFileSync(join(ws, 'package.json'), 'utf8'));
+  manifest.dependencies[pkg] = version;
+  writeFileSync(join(ws, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+  // npm would record the symlinked node_modules as links: lock without them.
+  renameSync(join(ws, 'node_modules'), join(ws, '../node_modules.aside'));
+  try {
+    await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { quiet: true });
+  } finally {
+    renameSync(join(ws, '../node_modules.aside'), join(ws, 'node_modules'));
+  }
+  const main = join(ws, `apps/${service}/src/main.js`);
+  writeFileSync(main, `const ${pkg} = require('${pkg}');\nvoid ${pkg};\n${readFileSync(main, 'utf8')}`);
+  await run('git', ['-c', 'user.email=demo@example.com', '-c', 'user.name=demo', 'commit', '-qam', `${service}: use ${pkg}`], { quiet: true });
+}
+
 /**
  * GET with a 2 s limit. The timer is what keeps Node alive: while a container starts, docker's
  * port proxy accepts the connection and holds it, and fetch's socket alone does not keep the
@@ -189,7 +206,7 @@ async function main() {
   await run('git', ['add', '-A'], { quiet: true });
   await run('git', ['-c', 'user.email=demo@example.com', '-c', 'user.name=demo', 'commit', '-qm', 'demo workspace'], { quiet: true });
 
-  log('1/2: nx run-many -t docker-build — every image from nothing');
+  log('1/3: nx run-many -t docker-build — every image from nothing');
   let t = Date.now();
   const cold = await nx(['run-many', '-t', 'docker-build', '--outputStyle=static'], env);
   const coldMs = Date.now() - t;
@@ -197,7 +214,7 @@ async function main() {
   const before = Object.fromEntries(SERVICES.map(({ name }) => [name, receipt(name)]));
   const answers = await askServices(dockerEnv.NX_DOCKER_BIN);
 
-  log('2/2: one line of orders changes; nx affected -t docker-build');
+  log('2/3: one line of orders changes; nx affected -t docker-build');
   const main = join(ws, 'apps/orders/src/main.js');
   writeFileSync(main, readFileSync(main, 'utf8').replace("res.writeHead(200).end('ok');", "res.writeHead(200).end('ok (v2)');"));
   await run('git', ['-c', 'user.email=demo@example.com', '-c', 'user.name=demo', 'commit', '-qam', 'orders: v2 health text'], { quiet: true });
@@ -205,6 +222,14 @@ async function main() {
   const delta = await nx(['affected', '-t', 'docker-build', '--base=HEAD~1', '--outputStyle=static'], env);
   const deltaMs = Date.now() - t;
   const deltaRows = rowsFor(delta, before);
+
+  log('3/3: payments gets a new npm dependency; nx affected -t docker-build');
+  const beforeDep = Object.fromEntries(SERVICES.map(({ name }) => [name, receipt(name)]));
+  await addDependency('payments', 'kleur', '4.1.5');
+  t = Date.now();
+  const dep = await nx(['affected', '-t', 'docker-build', '--base=HEAD~1', '--outputStyle=static'], env);
+  const depMs = Date.now() - t;
+  const depRows = rowsFor(dep, beforeDep);
 
   const report = [
     '## nx-docker-delta demo report',
@@ -216,6 +241,11 @@ async function main() {
     ...answers,
     '',
     table(`2. Delta: one line of \`orders\` changed, \`nx affected -t docker-build\` — ${secs(deltaMs)} wall`, deltaRows),
+    '',
+    table(`3. A dependency (\`kleur\`) added to \`payments\` only, \`nx affected -t docker-build\` — ${secs(depMs)} wall`, depRows),
+    '',
+    'Only `payments` is affected: the other services\' pruned manifests and lockfiles are byte-identical, and with',
+    '`projectsAffectedByDependencyUpdates: "auto"` Nx does not even schedule them.',
     '',
     `Totals: cold ${secs(coldMs)}, delta ${secs(deltaMs)} (${(coldMs / deltaMs).toFixed(1)}× faster). ` +
       `Delta rebuilt ${deltaRows.filter((r) => String(r[1]).startsWith('**')).length} of ${SERVICES.length + 1} images; ` +
@@ -231,7 +261,7 @@ async function main() {
     const refs = SERVICES.flatMap(({ name }) => receipt(name)?.tags.map((tag) => `${receipt(name).image}:${tag}`) ?? []);
     const base = baseReceipt();
     if (base) refs.push(...base.tags.map((tag) => `${base.image}:${tag}`));
-    for (const { name } of SERVICES) if (before[name]) refs.push(before[name].ref);
+    for (const { name } of SERVICES) for (const old of [before[name], beforeDep[name]]) if (old) refs.push(old.ref);
     await run(dockerEnv.NX_DOCKER_BIN, ['rmi', '-f', ...new Set(refs)], { quiet: true }).catch(() => undefined);
   }
 }

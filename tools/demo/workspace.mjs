@@ -81,9 +81,9 @@ export function writeWorkspace(dir) {
           executor: 'nx:run-commands',
           outputs: [`{workspaceRoot}/dist/${root}`],
           options: {
-            // esbuild bundles the app and the shared library; npm packages stay external and are
+            // esbuild bundles the app and the shared library; npm packages stay external (--packages=external) and are
             // installed in the image from the service's pruned lockfile.
-            command: `esbuild ${root}/src/main.js --bundle --platform=node --target=node20 --external:ms --alias:@shop/shared=./libs/shared/src/index.js --outfile=dist/${root}/main.js --log-level=warning`,
+            command: `esbuild ${root}/src/main.js --bundle --platform=node --target=node20 --packages=external --alias:@shop/shared=./libs/shared/src/index.js --outfile=dist/${root}/main.js --log-level=warning`,
           },
         },
       },

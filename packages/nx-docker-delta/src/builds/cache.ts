@@ -20,10 +20,9 @@ export async function layerCache(
   const cacheTo = buildx && settings.cacheRegistry ? `${qualify(target.repository, settings.cacheRegistry)}:buildcache` : undefined;
   const cacheFrom = cacheTo ? [cacheTo] : [];
   const previous = `${target.image}:latest`;
-  if (settings.registry) {
-    if ((await engine.remoteState(previous)).state === 'present') cacheFrom.push(previous);
-  } else if (!buildx && (await engine.inspectImage(previous))) {
-    cacheFrom.push(previous);
-  }
+  const inRegistry = settings.registry !== undefined && (await engine.remoteState(previous)).state === 'present';
+  // Classic BuildKit also imports inline cache from the local image store (a registry is
+  // configured but nothing pushed yet, or the registry lost it).
+  if (inRegistry || (!buildx && (await engine.inspectImage(previous)))) cacheFrom.push(previous);
   return { cacheFrom, cacheTo };
 }
