@@ -21,7 +21,7 @@ import {
 import { dirname, join, relative, sep } from 'node:path';
 import type { ProjectGraph } from '@nx/devkit';
 import { prunePackageManifest } from './lockfile-adapter';
-import { contextCopySources, readDirectives } from './dockerfile-copies';
+import { readDockerfileFacts } from '../planning/dockerfile';
 
 /** Options for {@link stagePrunedContext}. */
 export interface StagePrunedContextOptions {
@@ -164,9 +164,9 @@ function prune(dir: string, rel: string, keep: Map<string, Entry>): boolean {
  * one actionable sentence when something it needs is missing.
  */
 export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<StagedContext> {
-  const dockerfile = readFileSync(o.dockerfilePath, 'utf8');
-  const directives = readDirectives(dockerfile);
   const dfRel = toPosix(relative(o.workspaceRoot, o.dockerfilePath));
+  const facts = readDockerfileFacts(readFileSync(o.dockerfilePath, 'utf8'), dfRel);
+  const directives = facts.directives;
 
   const pruned = prunePackageManifest({
     workspaceRoot: o.workspaceRoot,
@@ -191,7 +191,10 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     wanted.set(`${WORKSPACE_MANIFESTS_DIR}/${dir}/package.json`, manifest);
   }
 
-  const sources = contextCopySources(dockerfile);
+  // Context-relative, normalized: no leading `./`, no trailing `/`; `.` is the whole context.
+  const sources = [
+    ...new Set(facts.contextSources.map(({ source }) => source.replace(/^(\.\/)+/, '').replace(/\/+$/, '') || '.')),
+  ].sort();
   const needsBuildManifest =
     directives['compile'] === 'docker' || sources.some((s) => s.startsWith(BUILD_MANIFEST_DIR));
   if (needsBuildManifest) {

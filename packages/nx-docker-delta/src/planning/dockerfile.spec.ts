@@ -116,6 +116,7 @@ describe('readDirectives', () => {
     ['a key without value is ignored', '# nx-docker-delta: context', {}],
     ['other comments are ignored', '# syntax=docker/dockerfile:1\n# nx-docker-deltas: x=y', {}],
     ['not a comment', 'RUN echo "# nx-docker-delta: context=pruned"', {}],
+    ['only before the first FROM', '# nx-docker-delta: context=pruned\nFROM x\n# nx-docker-delta: late=ignored', { context: 'pruned' }],
   ])('%s', (_name, text, expected) => {
     expect(readDirectives(text)).toEqual(expected);
   });

@@ -108,11 +108,13 @@ export function readDockerfilePreamble(text: string, file = 'Dockerfile'): Docke
   return readDockerfileFacts(text, file);
 }
 
-/** `# nx-docker-delta: context=pruned name=node` → { context: 'pruned', name: 'node' } */
+/** `# nx-docker-delta: context=pruned name=node` before the first FROM → { context: 'pruned', name: 'node' } */
 export function readDirectives(text: string): Record<string, string> {
   const directives: Record<string, string> = {};
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
+    // Directives belong to the preamble, as the generator writes them.
+    if (/^FROM\s/i.test(line)) break;
     if (!line.startsWith('#')) continue;
     const body = line.slice(1).trim();
     if (!body.startsWith(DIRECTIVE_PREFIX)) continue;
