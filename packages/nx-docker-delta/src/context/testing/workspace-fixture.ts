@@ -62,7 +62,8 @@ export function twoServiceFiles(pm: FixturePm, extraDeps: Record<string, string>
 export function install(root: string, pm: FixturePm): void {
   const args: Record<FixturePm, string[]> = {
     npm: ['-y', `npm@${FIXTURE_PM_VERSIONS.npm}`, 'install', '--ignore-scripts', '--no-audit', '--no-fund'],
-    pnpm: ['-y', `pnpm@${FIXTURE_PM_VERSIONS.pnpm}`, 'install', '--ignore-scripts'],
+    // CI=true makes pnpm default to --frozen-lockfile; fixtures change package.json on purpose.
+    pnpm: ['-y', `pnpm@${FIXTURE_PM_VERSIONS.pnpm}`, 'install', '--ignore-scripts', '--no-frozen-lockfile'],
     yarn: ['-y', `yarn@${FIXTURE_PM_VERSIONS.yarn}`, 'install', '--ignore-scripts', '--non-interactive', '--no-progress'],
   };
   const r = spawnSync('npx', args[pm], {
