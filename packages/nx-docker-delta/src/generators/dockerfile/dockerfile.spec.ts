@@ -65,7 +65,7 @@ COPY dist/apps/api ./dist
 # release: what ships besides node_modules (manifest + compiled output).
 FROM \${BASE_IMAGE} AS release
 WORKDIR /release
-COPY --from=deps /app/package.json ./
+COPY package.json ./
 COPY workspace_module[s] ./workspace_modules/
 COPY --from=build /app/dist ./
 
@@ -115,7 +115,7 @@ COPY dist/apps/api ./dist
 # release: what ships besides node_modules (manifest + compiled output).
 FROM \${BASE_IMAGE} AS release
 WORKDIR /release
-COPY --from=deps /app/package.json ./
+COPY package.json ./
 COPY --from=build /app/dist ./
 
 # runtime: debian-slim, non-root, production mode. node_modules first: code-only changes
@@ -160,7 +160,7 @@ COPY dist/apps/api ./dist
 # release: what ships besides node_modules (manifest + compiled output).
 FROM \${BASE_IMAGE} AS release
 WORKDIR /release
-COPY --from=deps /app/package.json ./
+COPY package.json ./
 COPY --from=build /app/dist ./
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
@@ -220,7 +220,7 @@ RUN NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true npx nx run api:build 
 # release: what ships besides node_modules (manifest + compiled output).
 FROM \${BASE_IMAGE} AS release
 WORKDIR /release
-COPY --from=deps /app/package.json ./
+COPY package.json ./
 COPY workspace_module[s] ./workspace_modules/
 COPY --from=build /app/dist ./
 

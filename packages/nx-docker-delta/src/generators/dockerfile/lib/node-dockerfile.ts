@@ -185,7 +185,10 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     '# release: what ships besides node_modules (manifest + compiled output).',
     'FROM ${BASE_IMAGE} AS release',
     'WORKDIR /release',
-    'COPY --from=deps /app/package.json ./',
+    // The manifest from the context, not --from=deps: when the runtime's node_modules layer comes
+    // from the registry's inline cache (a fresh CI machine), nothing else needs the deps stage and
+    // BuildKit skips the install entirely; --from=deps here made it run npm ci for one file.
+    'COPY package.json ./',
     // Libraries change less often than the service itself: their layer comes first.
     ...(i.packageManager === 'npm' ? [`COPY ${optionalSource(WORKSPACE_MODULES_DIR)} ./${WORKSPACE_MODULES_DIR}/`] : []),
     'COPY --from=build /app/dist ./',
