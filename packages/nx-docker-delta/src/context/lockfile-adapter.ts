@@ -276,6 +276,9 @@ function explainFallback(manifest: Json, graph: ProjectGraph): string | undefine
  * Produces the service's pruned `package.json` and lockfile from the Nx graph.
  * Throws (never falls back to the whole lockfile) when pruning fails.
  */
+/** `name` of every pruned manifest (the image's labels carry the project name). */
+export const PRUNED_MANIFEST_NAME = 'nx-docker-delta-service';
+
 export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   const nx = loadNxPruning(o.workspaceRoot);
   const pm = o.packageManager ?? detectPackageManager(o.workspaceRoot);
@@ -333,6 +336,9 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
     );
   }
 
+  // One name for every service: services with the same dependencies then stage byte-identical
+  // manifests and lockfiles, and BuildKit runs their `deps` install once for all of them.
+  manifest.name = PRUNED_MANIFEST_NAME;
   const files: Record<string, string> = {};
   nx.generatePrunedDeployOutput(manifest, o.projectGraph, node.data.root, {
     packageManager: pm,
