@@ -1,6 +1,6 @@
 // The contenders, each set up the way its users would: same workspace source, its own
 // Dockerfiles (from its own generators where it has them) and its own build command.
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './proc.mjs';
 import { nxJson, rootPackageJson, serviceName, write } from './workspace.mjs';
@@ -180,7 +180,9 @@ const ours = {
         'The `dockerfile` generator was not in the plugin yet: service Dockerfiles are the hand-written two-stage file in tools/bench/lib/contenders.mjs (pruned context, deps stage on the shared base, runtime FROM the Node image).'
       );
     }
-    return { notes, dockerfile: readFileSync(join(ws.root, 'apps', ws.services[0], 'Dockerfile'), 'utf8'), base: readFileSync(join(ws.root, 'Dockerfile.base'), 'utf8') };
+    const base = findFile(ws.root, 'Dockerfile.base');
+    if (base) notes.push(`init wrote the shared base at \`${base}\`.`);
+    return { notes, dockerfile: readFileSync(join(ws.root, 'apps', ws.services[0], 'Dockerfile'), 'utf8'), base: base && readFileSync(join(ws.root, base), 'utf8') };
   },
   buildAll: (ws, log, env = {}) => nx(ws, ['run-many', '-t', 'docker-build', '--outputStyle=stream'], log, env),
   buildDelta: (ws, log, env = {}) => nx(ws, ['affected', '-t', 'docker-build', '--base=HEAD~1', '--head=HEAD', '--outputStyle=stream'], log, env),
@@ -211,3 +213,15 @@ export function servicesOf(count) {
 }
 
 export const hasFile = (ws, rel) => existsSync(join(ws.root, rel));
+
+/** Workspace-relative path of the first file called `name` (init chooses the base's folder). */
+function findFile(root, name, dir = '', depth = 0) {
+  if (existsSync(join(root, dir, name))) return dir ? `${dir}/${name}` : name;
+  if (depth >= 3) return undefined;
+  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+    if (!entry.isDirectory() || ['node_modules', '.git', '.nx', 'dist', '.nx-docker-delta'].includes(entry.name)) continue;
+    const found = findFile(root, name, dir ? `${dir}/${entry.name}` : entry.name, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
