@@ -33,7 +33,11 @@ export async function engineFor(dockerBin: string | undefined): Promise<DockerEn
 /** Aborts on Ctrl-C / SIGTERM so the docker child is stopped and nothing is recorded. */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Said at once: Nx may end this process right after Ctrl-C, before the build's own error.
+    process.stderr.write(`\n✖ ${signal === 'SIGINT' ? 'Interrupted' : 'Terminated'} — stopping the docker build; nothing is recorded. Run the target again.\n`);
+    controller.abort();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   return {
