@@ -11,7 +11,7 @@
 //   NX_DAEMON           false
 //   NXDD_SKIP_DOCKER    1 when no daemon could be had (never under CI=true: that exits 1)
 // Inputs: CI=true (missing Docker is a failure), NXDD_SKIP_DOCKER=1 (opt out
-// locally), NXDD_ELIXIR=1 (also make nxdd-test/elixir:1.14), REGISTRY_PORT.
+// locally), REGISTRY_PORT.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -66,7 +66,8 @@ async function installDependencies() {
 /** Returns the extra env for the test processes, or a skip reason. */
 async function setUpDocker() {
   try {
-    return { env: await provisionDocker({ log, elixir: env.NXDD_ELIXIR === '1' }) };
+    // The Elixir image too: the generated-Dockerfile suite builds a real mix umbrella on it.
+    return { env: await provisionDocker({ log, elixir: true }) };
   } catch (error) {
     return { skip: error.message };
   }
