@@ -26,11 +26,40 @@ let child = null;
 const log = (msg) => process.stderr.write(`[test] ${msg}\n`);
 const seconds = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 
-/** Spawn with an argv array, output inherited; resolve with the exit code. */
+/** Tests counted from the runners' own summary lines, for one plain closing line. */
+const counts = { passed: 0, failed: 0, skipped: 0 };
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function count(line) {
+  const plain = line.replace(ANSI, '');
+  // jest: "Tests:       1 failed, 2 skipped, 27 passed, 30 total"
+  const jest = /^(?:\S+:\s+)?Tests:\s+(.*\d+ total)\s*$/.exec(plain.trim());
+  if (jest) {
+    for (const [, n, what] of jest[1].matchAll(/(\d+) (failed|skipped|passed|todo)/g)) {
+      if (what in counts) counts[what] += Number(n);
+    }
+    return;
+  }
+  // node --test: "# pass 2" / "# fail 0" / "# skipped 0"
+  const tap = /^# (pass|fail|skipped) (\d+)$/.exec(plain.trim());
+  if (tap) counts[{ pass: 'passed', fail: 'failed', skipped: 'skipped' }[tap[1]]] += Number(tap[2]);
+}
+
+/** Spawn with an argv array; output passes through (and is counted); resolve with the exit code. */
 function run(cmd, args, { env: runEnv = env } = {}) {
   return new Promise((resolvePromise) => {
-    const p = spawn(cmd, args, { cwd: root, env: runEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+    const p = spawn(cmd, args, { cwd: root, env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     child = p;
+    for (const [stream, out] of [[p.stdout, process.stdout], [p.stderr, process.stderr]]) {
+      let partial = '';
+      stream.on('data', (chunk) => {
+        out.write(chunk);
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop();
+        lines.forEach(count);
+      });
+      stream.on('end', () => partial && count(partial));
+    }
     p.on('error', (e) => log(`${cmd}: ${e.message}`));
     p.on('close', (code, signal) => {
       child = null;
@@ -108,6 +137,8 @@ async function main() {
 
   if (skipReason) banner(skipReason);
   log(`total ${seconds(t0)}`);
+  // One plain closing line over every suite (CI reads it).
+  process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}\n`);
   return nx.code !== 0 ? nx.code : self.code;
 }
 
