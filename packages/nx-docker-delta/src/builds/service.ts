@@ -106,6 +106,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       projectGraph: ctx.projectGraph,
       dockerfilePath,
       outputDir: join(workspaceRoot, CONTEXTS_DIR, ctx.projectRoot === '.' ? '_root' : ctx.projectRoot),
+      log: ctx.log,
     });
     contextDir = staged.dir;
     ctx.log(`Staged pruned context for ${ctx.project}: ${staged.files.length} files in ${posix.relative(workspaceRoot, staged.dir) || staged.dir}`);

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { planMissingPackages } from '../planning/module-specifiers';
 import {
   detectPackageManager,
   type PackageManager,
@@ -32,6 +33,12 @@ export interface PruneOptions {
   includeDev?: boolean;
   /** npm package names to force into the manifest (e.g. `typescript` for an in-Docker build). */
   helperDependencies?: string[];
+  /**
+   * Packages the shipped build output loads (context-relative file → package names). What the
+   * graph-based manifest lacks is added at the version the graph holds as `npm:<name>` (Nx's
+   * pruning then brings its dependencies); what the lockfile lacks stops the build.
+   */
+  loadedPackages?: ReadonlyArray<{ file: string; packages: string[] }>;
 }
 
 /** A workspace package the service installs from `workspace_modules/<name>` (TS-solution workspaces). */
@@ -55,6 +62,8 @@ export interface PrunedManifest {
    * production manifest.
    */
   workspaceModules: WorkspaceModule[];
+  /** Packages added because the build output loads them though Nx's graph shows no import. */
+  added: Array<{ packageName: string; version: string; file: string }>;
 }
 
 type Json = Record<string, unknown>;
@@ -336,6 +345,8 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
     );
   }
 
+  const added = addLoadedPackages(manifest, o, { workspaceModules, lockName, pm });
+
   // One name for every service: services with the same dependencies then stage byte-identical
   // manifests and lockfiles, and BuildKit runs their `deps` install once for all of them.
   manifest.name = PRUNED_MANIFEST_NAME;
@@ -363,5 +374,53 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   // workspace packages then point at workspace_modules, as Nx's prune-lockfile executor writes them.
   const modules = new Map(workspaceModules.map((m) => [m.name, m]));
   files['package.json'] = stableManifestText(rewriteWorkspaceSpecifiers(manifest, modules, (name) => `file:./workspace_modules/${name}`));
-  return { packageManager: pm, files, workspaceModules };
+  return { packageManager: pm, files, workspaceModules, added };
+}
+
+/**
+ * Adds to `manifest.dependencies` every package the build output loads that the manifest lacks,
+ * at the version the graph holds for `npm:<name>`; throws one sentence for a package the
+ * lockfile does not hold. Returns what it added (nothing → the manifest is left untouched, so the
+ * pruned lockfile is byte-identical to before).
+ */
+function addLoadedPackages(
+  manifest: Json,
+  o: PruneOptions,
+  ctx: { workspaceModules: WorkspaceModule[]; lockName: string; pm: PackageManager }
+): PrunedManifest['added'] {
+  if (!o.loadedPackages?.length) return [];
+  const present = new Set<string>([
+    ...ctx.workspaceModules.map((m) => m.name),
+    ...DEP_SECTIONS.flatMap((section) => Object.keys((manifest[section] as Json | undefined) ?? {})),
+  ]);
+  const locked = new Map<string, string>();
+  for (const [key, ext] of Object.entries(o.projectGraph.externalNodes ?? {})) {
+    if (key === `npm:${ext.data.packageName}`) locked.set(ext.data.packageName, ext.data.version);
+  }
+  const ownName = o.projectGraph.nodes[o.projectName]?.data.metadata?.js?.packageName;
+  const missing = planMissingPackages({
+    requests: o.loadedPackages,
+    present,
+    locked,
+    ignore: new Set(typeof ownName === 'string' ? [ownName] : []),
+  });
+  const unlocked = missing.find((m) => m.kind === 'unlocked');
+  if (unlocked) {
+    const library = Object.values(o.projectGraph.nodes).find(
+      (n) => n.data.metadata?.js?.packageName === unlocked.packageName || n.name === unlocked.packageName
+    );
+    throw new Error(
+      library
+        ? `${unlocked.file} loads ${unlocked.packageName} at run time, but that is workspace project ${library.name}, which the image does not install — bundle it into the build output (leave it out of the bundler's externals) or depend on it by package name in ${o.projectName}'s package.json.`
+        : `${unlocked.file} loads ${unlocked.packageName} at run time, but ${unlocked.packageName} is not in ${ctx.lockName} — add it to package.json and run \`${ctx.pm} install\`, so the image can install it.`
+    );
+  }
+  const added = missing.flatMap((m) => (m.kind === 'add' ? [{ packageName: m.packageName, version: m.version, file: m.file }] : []));
+  if (added.length) {
+    manifest.dependencies = sortKeysDeep({
+      ...((manifest.dependencies as Json | undefined) ?? {}),
+      ...Object.fromEntries(added.map((a) => [a.packageName, a.version])),
+    });
+  }
+  return added;
 }

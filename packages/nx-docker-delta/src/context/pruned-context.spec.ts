@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  FIXTURE_PM_VERSIONS,
   FixturePm,
   install,
   makeWorkspace,
@@ -212,5 +213,85 @@ describe('stagePrunedContext in a TS-solution workspace (npm workspaces, librari
     expect(stageSvc().error).toBe(
       'packages/lib/dist/index.js (main of @fx/lib, which @fx/svc depends on) does not exist — run `nx run @fx/svc:build` so its dependencies are built first, or fix "main" in packages/lib/package.json.'
     );
+  });
+});
+
+describe('stagePrunedContext when Nx\'s graph misses what the build output loads (npm)', () => {
+  let root: string;
+  const main = [
+    "const fs = require('node:fs');",
+    "const path = require('path');",
+    "const ms = require('ms');",
+    "const compare = require('@isaacs/string-locale-compare');",
+    "const { __assign } = require('tslib');",
+    "console.log(ms(2000), typeof compare('en'), typeof __assign, typeof fs.readFileSync, path.sep);",
+    '',
+  ].join('\n');
+  beforeAll(() => {
+    root = makeWorkspace('npm', {
+      'package.json': JSON.stringify({
+        name: 'empty-manifest',
+        private: true,
+        packageManager: `npm@${FIXTURE_PM_VERSIONS.npm}`,
+        dependencies: { ms: '2.1.3', '@isaacs/string-locale-compare': '1.1.0', debug: '4.3.7' },
+        devDependencies: { tslib: '2.8.1' },
+      }),
+      // What `typescript` missing does to Nx's graph, reproduced where the test's Nx always finds typescript.
+      'nx.json': JSON.stringify({ pluginsConfig: { '@nx/js': { analyzeSourceFiles: false } } }),
+      'apps/svc/project.json': JSON.stringify({ name: 'svc', projectType: 'application', sourceRoot: 'apps/svc/src' }),
+      'apps/svc/src/main.js': main,
+      'apps/svc/Dockerfile': '# nx-docker-delta: context=pruned\nFROM node\nCOPY package.json package-lock.json ./\nCOPY dist/apps/svc ./\n',
+      'dist/apps/svc/main.js': main,
+      'dist/apps/svc/main.js.map': '{"sources":["require(\'not-a-dep\')"]}',
+    });
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  const stageSvc = () =>
+    stageInChild({
+      workspaceRoot: root,
+      projectName: 'svc',
+      dockerfilePath: join(root, 'apps/svc/Dockerfile'),
+      outputDir: join(root, '.nx-docker-delta/contexts/apps/svc'),
+    });
+
+  it('says before staging that the graph holds no imports, adds what the output loads at the locked versions, and the output starts', () => {
+    const r = stageSvc();
+    expect(r.error).toBeUndefined();
+    expect(r.log[0]).toBe(
+      '⚠ nx.json sets pluginsConfig["@nx/js"].analyzeSourceFiles to false, so Nx\'s graph holds no source imports — remove that setting. The manifest of svc then comes only from what its build output loads.'
+    );
+    expect(r.log[1]).toBe(
+      "Added to the manifest of svc what its build output loads but Nx's graph shows no import of: @isaacs/string-locale-compare@1.1.0 (dist/apps/svc/main.js), ms@2.1.3 (dist/apps/svc/main.js), tslib@2.8.1 (dist/apps/svc/main.js)."
+    );
+    expect(JSON.parse(readStaged(r.dir, 'package.json')).dependencies).toEqual({
+      '@isaacs/string-locale-compare': '1.1.0',
+      ms: '2.1.3',
+      tslib: '2.8.1',
+    });
+    const lock = readStaged(r.dir, 'package-lock.json');
+    expect(lock).not.toContain('debug');
+    const ci = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: r.dir, encoding: 'utf8' });
+    expect(ci.stderr).not.toMatch(/ERR!/);
+    expect(ci.status).toBe(0);
+    const out = spawnSync(process.execPath, ['dist/apps/svc/main.js'], { cwd: r.dir, encoding: 'utf8' });
+    expect(out.stderr).toBe('');
+    expect(out.stdout.trim()).toBe('2s function function function /');
+  });
+
+  it('stages byte-identical files on a second run', () => {
+    const first = stageSvc();
+    const bytes = first.files.map((f) => readFileSync(join(first.dir, f)));
+    const second = stageSvc();
+    expect(second.files).toEqual(first.files);
+    expect(second.files.map((f) => readFileSync(join(second.dir, f)))).toEqual(bytes);
+  });
+
+  it('stops with one sentence naming the package, the file and the fix when the lockfile lacks it', () => {
+    writeFiles(root, { 'dist/apps/svc/worker.js': "module.exports = require('left-pad/index.js');\n" });
+    expect(stageSvc().error).toBe(
+      'dist/apps/svc/worker.js loads left-pad at run time, but left-pad is not in package-lock.json — add it to package.json and run `npm install`, so the image can install it.'
+    );
+    rmSync(join(root, 'dist/apps/svc/worker.js'));
   });
 });

@@ -22,6 +22,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { ProjectGraph } from '@nx/devkit';
 import { prunePackageManifest } from './lockfile-adapter';
 import { readDockerfileFacts } from '../planning/dockerfile';
+import { loadedPackages, readImportAnalysisGap } from './shipped-imports';
 
 /** Options for {@link stagePrunedContext}. */
 export interface StagePrunedContextOptions {
@@ -39,6 +40,8 @@ export interface StagePrunedContextOptions {
   outputDir: string;
   /** Workspace-relative build output dir, e.g. `dist/apps/api`; staged (and required to exist) when given. */
   buildOutputPath?: string;
+  /** Progress and warnings for the user (the executor's logger). */
+  log?: (line: string) => void;
 }
 
 /** The staged context. */
@@ -168,10 +171,59 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
   const facts = readDockerfileFacts(readFileSync(o.dockerfilePath, 'utf8'), dfRel);
   const directives = facts.directives;
 
+  // Before anything is staged: a graph without source imports yields a manifest without packages.
+  const gap = readImportAnalysisGap(o.workspaceRoot);
+  if (gap) {
+    o.log?.(`⚠ ${gap}. The manifest of ${o.projectName} then comes only from what its build output loads.`);
+  }
+
+  // Context-relative, normalized: no leading `./`, no trailing `/`; `.` is the whole context.
+  const sources = [
+    ...new Set(facts.contextSources.map(({ source }) => source.replace(/^(\.\/)+/, '').replace(/\/+$/, '') || '.')),
+  ].sort();
+  // What the image ships from the workspace; its scripts are read for the packages they load.
+  const copied = new Map<string, Entry>();
+  for (const src of sources) {
+    if (src === '.') {
+      throw new Error(
+        `${dfRel} copies the whole context (\`COPY . …\`), which defeats the pruned context — copy explicit paths or remove the \`# nx-docker-delta: context=pruned\` line.`
+      );
+    }
+    if (src.startsWith(BUILD_MANIFEST_DIR)) continue;
+    // Staged from pruning (possibly nothing: the Dockerfile copies them with a `[s]` wildcard).
+    if (/^(workspace_module|\.nx-docker-delt)/.test(src)) continue;
+    // Root manifests and lockfiles come from pruning only — never the workspace's own (whole) files,
+    // also when a wildcard such as `pnpm-workspace.yam[l]` matches nothing pruning produced.
+    if (!src.includes('/') && PRUNED_ONLY.some((name) => globRegExp(src).test(name))) continue;
+    const matches = GLOB.test(src) ? expandGlob(o.workspaceRoot, src) : [src];
+    for (const m of matches) {
+      const abs = join(o.workspaceRoot, m);
+      if (!existsSync(abs)) {
+        throw new Error(
+          `${m} is copied by ${dfRel} but does not exist in the workspace — run \`nx run ${o.projectName}:build\` first if it is build output, or fix the COPY line.`
+        );
+      }
+      collect(abs, m, copied);
+    }
+  }
+  if (o.buildOutputPath) {
+    const abs = join(o.workspaceRoot, o.buildOutputPath);
+    if (!existsSync(abs)) {
+      throw new Error(
+        `Build output ${o.buildOutputPath} of "${o.projectName}" does not exist — run \`nx run ${o.projectName}:build\` before building the image.`
+      );
+    }
+    collect(abs, toPosix(o.buildOutputPath).replace(/\/+$/, ''), copied);
+  }
+
+  const needsBuildManifest =
+    directives['compile'] === 'docker' || sources.some((s) => s.startsWith(BUILD_MANIFEST_DIR));
   const pruned = prunePackageManifest({
     workspaceRoot: o.workspaceRoot,
     projectName: o.projectName,
     projectGraph: o.projectGraph,
+    // With `compile=docker` the context holds sources; the output is built in Docker from the build manifest.
+    loadedPackages: needsBuildManifest ? [] : loadedPackages(copied),
   });
   const wanted = new Map<string, Entry>();
   for (const [path, content] of Object.entries(pruned.files)) {
@@ -191,12 +243,6 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     wanted.set(`${WORKSPACE_MANIFESTS_DIR}/${dir}/package.json`, manifest);
   }
 
-  // Context-relative, normalized: no leading `./`, no trailing `/`; `.` is the whole context.
-  const sources = [
-    ...new Set(facts.contextSources.map(({ source }) => source.replace(/^(\.\/)+/, '').replace(/\/+$/, '') || '.')),
-  ].sort();
-  const needsBuildManifest =
-    directives['compile'] === 'docker' || sources.some((s) => s.startsWith(BUILD_MANIFEST_DIR));
   if (needsBuildManifest) {
     const build = prunePackageManifest({
       workspaceRoot: o.workspaceRoot,
@@ -211,37 +257,11 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     }
   }
 
-  for (const src of sources) {
-    if (src === '.') {
-      throw new Error(
-        `${dfRel} copies the whole context (\`COPY . …\`), which defeats the pruned context — copy explicit paths or remove the \`# nx-docker-delta: context=pruned\` line.`
-      );
-    }
-    if (wanted.has(src) || src.startsWith(BUILD_MANIFEST_DIR)) continue;
-    // Staged from pruning (possibly nothing: the Dockerfile copies them with a `[s]` wildcard).
-    if (/^(workspace_module|\.nx-docker-delt)/.test(src)) continue;
-    // Root manifests and lockfiles come from pruning only — never the workspace's own (whole) files,
-    // also when a wildcard such as `pnpm-workspace.yam[l]` matches nothing pruning produced.
-    if (!src.includes('/') && PRUNED_ONLY.some((name) => globRegExp(src).test(name))) continue;
-    const matches = GLOB.test(src) ? expandGlob(o.workspaceRoot, src) : [src];
-    for (const m of matches) {
-      const abs = join(o.workspaceRoot, m);
-      if (!existsSync(abs)) {
-        throw new Error(
-          `${m} is copied by ${dfRel} but does not exist in the workspace — run \`nx run ${o.projectName}:build\` first if it is build output, or fix the COPY line.`
-        );
-      }
-      collect(abs, m, wanted);
-    }
-  }
-  if (o.buildOutputPath) {
-    const abs = join(o.workspaceRoot, o.buildOutputPath);
-    if (!existsSync(abs)) {
-      throw new Error(
-        `Build output ${o.buildOutputPath} of "${o.projectName}" does not exist — run \`nx run ${o.projectName}:build\` before building the image.`
-      );
-    }
-    collect(abs, toPosix(o.buildOutputPath).replace(/\/+$/, ''), wanted);
+  for (const [rel, entry] of copied) wanted.set(rel, entry);
+  if (pruned.added.length) {
+    o.log?.(
+      `Added to the manifest of ${o.projectName} what its build output loads but Nx's graph shows no import of: ${pruned.added.map((a) => `${a.packageName}@${a.version} (${a.file})`).join(', ')}.`
+    );
   }
 
   mkdirSync(o.outputDir, { recursive: true });

@@ -7,9 +7,10 @@ import { stagePrunedContext } from '../pruned-context';
   const projectGraph = await createProjectGraphAsync({ exitOnError: false });
   const node = projectGraph.nodes[o.projectName];
   try {
-    const r = await stagePrunedContext({ ...o, projectGraph, projectRoot: node?.data.root ?? '' });
-    process.stdout.write('\n' + JSON.stringify(r) + '\n');
+    const log: string[] = [];
+    const r = await stagePrunedContext({ ...o, projectGraph, projectRoot: node?.data.root ?? '', log: (line: string) => log.push(line) });
+    process.stdout.write('\n' + JSON.stringify({ ...r, log }) + '\n');
   } catch (e) {
-    process.stdout.write('\n' + JSON.stringify({ dir: '', files: [], error: (e as Error).message }) + '\n');
+    process.stdout.write('\n' + JSON.stringify({ dir: '', files: [], log: [], error: (e as Error).message }) + '\n');
   }
 })();

@@ -96,7 +96,7 @@ export interface ChildStageOptions {
  * way the executor runs it inside the workspace. Returns the result, or the
  * thrown message as `error`.
  */
-export function stageInChild(o: ChildStageOptions): StagedContext & { error?: string } {
+export function stageInChild(o: ChildStageOptions): StagedContext & { error?: string; log: string[] } {
   const out = execFileSync(
     process.execPath,
     ['-r', join(REPO_NODE_MODULES, '@swc-node/register'), join(__dirname, 'stage-cli.ts'), JSON.stringify(o)],
