@@ -1,8 +1,13 @@
 import { ENV } from '../constants';
 import { assertImageName, assertTag } from '../planning/image-ref';
+import type { SmokeOptions } from './smoke';
 
-/** Options shared by every image target (schema.json of each executor documents them). */
-export interface ImageOptions {
+/**
+ * Options shared by every image target (schema.json of each executor documents them). The start
+ * check (`smoke…`) runs in docker-build; the build targets accept it because docker-build forwards
+ * its command-line options to them.
+ */
+export interface ImageOptions extends SmokeOptions {
   /** Registry (and optional namespace) to tag and push to, e.g. `127.0.0.1:5000/team`. Env: NX_DOCKER_REGISTRY. */
   registry?: string;
   /** Push after building (like the seed's PUSH=true). Env: PUSH or NX_DOCKER_PUSH. */

@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -6,6 +7,7 @@ import { major } from 'semver';
 import { BuildPlan, BuilderMode, buildArgv } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
+import type { SmokeObservation } from '../planning/smoke';
 import { run, RunOptions } from './process';
 import { headManifest, ManifestState } from './registry';
 
@@ -93,6 +95,8 @@ export interface ImageInfo {
   repoTags: string[];
   repoDigests: string[];
   size: number;
+  /** `EXPOSE`d ports as the image config holds them, e.g. `["3000/tcp"]`. */
+  exposedPorts: string[];
 }
 
 /** Talks to one docker client. The only place in the plugin that runs docker. */
@@ -111,8 +115,15 @@ export class DockerEngine {
       RepoTags?: string[];
       RepoDigests?: string[];
       Size: number;
+      Config?: { ExposedPorts?: Record<string, unknown> | null };
     };
-    return { id: raw.Id, repoTags: raw.RepoTags ?? [], repoDigests: raw.RepoDigests ?? [], size: raw.Size };
+    return {
+      id: raw.Id,
+      repoTags: raw.RepoTags ?? [],
+      repoDigests: raw.RepoDigests ?? [],
+      size: raw.Size,
+      exposedPorts: Object.keys(raw.Config?.ExposedPorts ?? {}),
+    };
   }
 
   /**
@@ -198,6 +209,49 @@ export class DockerEngine {
     return result.code === 0;
   }
 
+  /**
+   * Starts `ref` detached and watches it until it listens on `port` (a TCP connect to the
+   * container's address, which only succeeds once the process accepts: a published host port
+   * would be accepted by docker-proxy even with nothing behind it), exits, or `timeoutMs`
+   * passes. The container is always removed; its last log lines come back for the report.
+   */
+  async startCheck(
+    ref: string,
+    options: { port?: number; timeoutMs: number; signal?: AbortSignal; name: string }
+  ): Promise<{ observation: SmokeObservation; logs: string[] }> {
+    const started = Date.now();
+    const created = await this.docker(['run', '--detach', '--name', options.name, ref]);
+    if (created.code !== 0) {
+      throw new DockerError(`Start check could not start ${ref}: ${lastLine(created.stderr) || `docker exited ${created.code}`} — check the image's CMD/ENTRYPOINT.`, created.tail);
+    }
+    const id = created.stdout.trim().split('\n').pop() as string;
+    let observation: SmokeObservation | undefined;
+    try {
+      while (!observation) {
+        if (options.signal?.aborted) {
+          observation = { kind: 'interrupted' };
+          break;
+        }
+        const state = await this.docker(['inspect', '--format', '{{.State.Running}} {{.State.ExitCode}} {{.NetworkSettings.IPAddress}}', id]);
+        const [running, code, address] = state.stdout.trim().split(' ');
+        const afterMs = Date.now() - started;
+        if (state.code === 0 && running === 'false') {
+          observation = { kind: 'exited', code: Number(code), afterMs };
+        } else if (options.port !== undefined && address && (await canConnect(address, options.port))) {
+          observation = { kind: 'listening', port: options.port, afterMs };
+        } else if (afterMs >= options.timeoutMs) {
+          observation = { kind: 'running', afterMs };
+        } else {
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      const logs = await this.docker(['logs', '--tail', '20', id]);
+      return { observation, logs: [...logs.stdout.split('\n'), ...logs.stderr.split('\n')].filter((l) => l.trim()) };
+    } finally {
+      await this.docker(['rm', '--force', id]);
+    }
+  }
+
   /** Does the registry hold `ref`? Falls back to the docker client's credentials when HTTP can't tell. */
   async remoteState(ref: string): Promise<ManifestState> {
     const state = await headManifest(ref);
@@ -237,4 +291,18 @@ function safeMajor(version: string): number | undefined {
 
 function lastLine(text: string): string {
   return text.trim().split(/\r?\n/).filter(Boolean).pop()?.trim() ?? '';
+}
+
+/** Whether something accepts a TCP connection at address:port (within a second). */
+function canConnect(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

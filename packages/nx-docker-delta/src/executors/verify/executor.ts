@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BuildInputError } from '../../builds/base';
 import { ServiceOptions, buildService, writeReceipt } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
+import { checkStart } from '../../builds/smoke';
 import { applyTags, checkAvailability } from '../../builds/verify';
 import { readGitInfo } from '../../engine/git';
 import { isReceipt, summaryLine } from '../../planning/receipt';
@@ -17,7 +18,7 @@ import type { VerifyExecutorSchema } from './schema';
  * when not, applies the configured tags, and prints what happened. A cache hit therefore
  * never claims a missing image.
  */
-const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...overrides }, context: ExecutorContext) =>
+const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smoke, smokeTimeout, smokePort, ...overrides }, context: ExecutorContext) =>
   runReported(async (log, signal) => {
     const project = context.projectName as string;
     const config = context.projectsConfigurations.projects[project];
@@ -63,6 +64,7 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...
           outcome: 'rebuilt',
         });
         logger.info(`✔ ${summaryLine(rebuilt, project)}`);
+        if (smoke) await checkStart(rebuilt.ref, { project, engine, log, signal, smokeTimeout, smokePort });
         continue;
       }
       // Tags that move with the commit ({shortSha}) or were added since: point them at the verified image.
@@ -73,6 +75,7 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...
       if (availability.outcome !== 'reused') writeReceipt(context.root, config.root, tagged);
       else if (changed) writeReceipt(context.root, config.root, { ...tagged, outcome: 'reused' });
       logger.info(`✔ ${project}: ${availability.note} (${describe(receipt)})`);
+      if (smoke) await checkStart(tagged.ref, { project, engine, log, signal, smokeTimeout, smokePort });
     }
   });
 
