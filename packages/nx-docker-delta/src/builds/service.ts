@@ -19,7 +19,7 @@ import type { ImageOptions, ImageSettings } from './settings';
 export interface ServiceOptions extends ImageOptions {
   /** Workspace-relative path of the Dockerfile. */
   dockerfile: string;
-  /** Build context: a workspace-relative folder, or `pruned` for a staged per-service context. Default: the project root. */
+  /** Build context: a workspace-relative folder (`.` = workspace root), or `pruned` for a staged per-service context. Default: the Dockerfile's `context=` directive, else the project root. */
   context?: string;
   /** Image repository without registry or tag. Default: the project name, sanitized (`@acme/api` → `acme-api`). */
   image?: string;
@@ -61,6 +61,9 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     throw new BuildInputError(`Dockerfile ${options.dockerfile} of project ${ctx.project} does not exist — fix the "dockerfile" option or create it.`);
   }
   const facts = readDockerfileFacts(readFileSync(dockerfilePath, 'utf8'), options.dockerfile);
+  // The option (set by inference) wins; the directive covers targets written by hand.
+  const contextOption = options.context ?? facts.directives['context'] ?? ctx.projectRoot;
+  const fromRoot = (contextOption === '.' || contextOption === '') && ctx.projectRoot !== '.';
 
   const repository = options.image ?? `${settings.imagePrefix}${sanitizeRepository(ctx.project)}`;
   const image = qualify(repository, settings.registry);
@@ -93,12 +96,16 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     const owner = ctx.bases.find((b) => b.spec === choice.base)?.project ?? ctx.project;
     const baseReceipt = await ensureBase(choice.base, { ...ctx, project: owner });
     base = { name: choice.base.name, ref: baseReceipt.ref };
+  } else if (fromRoot) {
+    ctx.log(
+      `${options.dockerfile} is built from the workspace root, the context it was written for, and does not share a base (no ARG BASE_IMAGE before its first FROM) — it builds unchanged; \`nx g nx-docker-delta:dockerfile --project=${ctx.project}\` writes one that builds only its own layers on the shared base.`
+    );
   } else {
     ctx.log(`${options.dockerfile} does not share a base (no ARG BASE_IMAGE before its first FROM) — building it standalone.`);
   }
 
   let contextDir: string;
-  if (options.context === 'pruned') {
+  if (contextOption === 'pruned') {
     const staged = await stagePrunedContext({
       workspaceRoot,
       projectName: ctx.project,
@@ -111,9 +118,9 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     contextDir = staged.dir;
     ctx.log(`Staged pruned context for ${ctx.project}: ${staged.files.length} files in ${posix.relative(workspaceRoot, staged.dir) || staged.dir}`);
   } else {
-    contextDir = join(workspaceRoot, options.context ?? ctx.projectRoot);
+    contextDir = join(workspaceRoot, contextOption);
     if (!existsSync(contextDir)) {
-      throw new BuildInputError(`Build context ${options.context} of project ${ctx.project} does not exist — fix the "context" option.`);
+      throw new BuildInputError(`Build context ${contextOption} of project ${ctx.project} does not exist — fix the "context" option or the \`# nx-docker-delta: context=\` line.`);
     }
   }
 
@@ -129,7 +136,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     ...options.labels,
   };
 
-  ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''}`);
+  const contextLabel = contextOption === 'pruned' ? `pruned, ${posix.relative(workspaceRoot, contextDir)}` : fromRoot ? '. (workspace root)' : contextOption;
+  ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''} (context: ${contextLabel})`);
   const built = await engine.build(
     {
       dockerfile: dockerfilePath,

@@ -1,6 +1,7 @@
 import type { TargetConfiguration } from '@nx/devkit';
 import { posix } from 'node:path';
 import { ENV, RECEIPTS_DIR } from '../constants';
+import type { ContextChoice } from './context';
 import type { DockerfileFacts } from './dockerfile';
 import { parseImageRef, sanitizeRepository } from './image-ref';
 import type { NormalizedPluginOptions } from './options';
@@ -136,12 +137,19 @@ export interface ServiceTargetsInput {
   ownsBase: boolean;
   /** Whether `base` is one of this project's own bases; otherwise it is a dependency's. */
   baseIsOwn?: boolean;
+  /** The inferred build context (planning/context); default: the directive, else the project folder. */
+  context?: ContextChoice;
+  /** COPY/ADD sources as written (cheap scan): with a workspace-root context they are the task's inputs. */
+  copySources?: string[];
   options: NormalizedPluginOptions;
 }
 
 export function createServiceTargets(input: ServiceTargetsInput): Record<string, TargetConfiguration> {
   const { options, projectRoot, dockerfile, facts } = input;
   const pruned = facts.directives.context === 'pruned';
+  const context: ContextChoice =
+    input.context ?? (pruned ? { context: 'pruned', reason: "the Dockerfile's `# nx-docker-delta: context=pruned` line" } : { context: projectRoot, reason: 'the project folder (default)' });
+  const fromRoot = context.context === '.' && projectRoot !== '.';
   const named = input.namedInputs.includes('production') ? 'production' : 'default';
   const dockerfileDir = posix.dirname(dockerfile);
   const inputs: TargetConfiguration['inputs'] = [
@@ -150,7 +158,9 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
     `{workspaceRoot}/${dockerfile}`,
     // Docker reads `<context>/.dockerignore`, or `<Dockerfile>.dockerignore` beside the Dockerfile.
     `{workspaceRoot}/${dockerfile}.dockerignore`,
-    pruned ? '{workspaceRoot}/.dockerignore' : `{workspaceRoot}/${join(projectRoot, '.dockerignore')}`,
+    pruned || fromRoot ? '{workspaceRoot}/.dockerignore' : `{workspaceRoot}/${join(context.context, '.dockerignore')}`,
+    // A workspace-root context: what the Dockerfile copies from the root changes the image too.
+    ...(fromRoot ? rootCopyInputs(input.copySources ?? []) : []),
     ...(input.base ? baseInputs(input.base, input.baseSources ?? []) : []),
     ...IMAGE_ENV_INPUTS,
   ];
@@ -165,7 +175,7 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
   }
   const serviceOptions: Record<string, unknown> = { dockerfile };
   if (pruned) serviceOptions.context = 'pruned';
-  else if (dockerfileDir !== projectRoot) serviceOptions.context = projectRoot;
+  else if (context.context !== projectRoot || dockerfileDir !== projectRoot) serviceOptions.context = context.context;
   if (options.imagePrefix) serviceOptions.imagePrefix = options.imagePrefix;
 
   const shares = input.base
@@ -185,6 +195,7 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
         description: `Build the ${posix.basename(dockerfile)} image ${shares}, only its own layers; writes a receipt`,
         technologies: ['docker'],
         help: helpFor('service'),
+        ...(input.context ? { context: { path: context.context, reason: context.reason } } : {}),
       },
     },
     [options.buildTargetName]: buildTarget(options, input.ownsBase ? [options.baseTargetName, options.serviceTargetName] : [options.serviceTargetName]),
@@ -205,6 +216,18 @@ export function buildTarget(options: NormalizedPluginOptions, guards: string[]):
       help: helpFor('verify'),
     },
   };
+}
+
+/** `{workspaceRoot}/<source>` (and everything under it) for plain COPY sources; build output (`dist/`) comes from dependsOn. */
+function rootCopyInputs(sources: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const raw of sources) {
+    const source = raw.replace(/^(\.\/)+/, '').replace(/\/+$/, '') || '.';
+    if (source.includes('$') || source.startsWith('/') || source.startsWith('..') || source.startsWith('dist/')) continue;
+    if (source === '.') out.push('{workspaceRoot}/**/*');
+    else out.push(`{workspaceRoot}/${source}`, `{workspaceRoot}/${source}/**/*`);
+  }
+  return out;
 }
 
 function helpFor(executor: 'base' | 'service' | 'verify') {

@@ -241,6 +241,10 @@ describe('createNodes', () => {
                 },
               ],
               "metadata": {
+                "context": {
+                  "path": "apps/api",
+                  "reason": "the project folder (default)",
+                },
                 "description": "Build the Dockerfile image on the shared base workspace, only its own layers; writes a receipt",
                 "help": {
                   "command": "node -e "console.log(JSON.stringify(require('nx-docker-delta/dist/executors/service/schema.json'), null, 2))"",
@@ -343,6 +347,10 @@ describe('createNodes', () => {
                 },
               ],
               "metadata": {
+                "context": {
+                  "path": "apps/web",
+                  "reason": "the project folder (default)",
+                },
                 "description": "Build the Dockerfile image on the shared base workspace, only its own layers; writes a receipt",
                 "help": {
                   "command": "node -e "console.log(JSON.stringify(require('nx-docker-delta/dist/executors/service/schema.json'), null, 2))"",
@@ -540,6 +548,42 @@ describe('createNodes', () => {
     expect(service.options).toEqual({ dockerfile: 'apps/api/Dockerfile', context: 'pruned' });
     expect(service.inputs).toContain('{workspaceRoot}/.dockerignore');
     expect(targets['apps/web']['docker-service'].options).toEqual({ dockerfile: 'apps/web/Dockerfile' });
+  });
+
+  it('a Dockerfile written for the workspace root (copies the lockfile, nx.json, apps/, libs/) builds from the root, watches what it copies, and says why', () => {
+    const rootStyle = [
+      'FROM node:20-alpine AS build',
+      'WORKDIR /app',
+      'COPY package.json pnpm-lock.yaml nx.json tsconfig.base.json ./',
+      'COPY apps/ apps/',
+      'COPY libs/ libs/',
+      'RUN npx nx build api',
+      'FROM node:20-alpine',
+      'COPY --from=build /app/dist/apps/api ./',
+      'CMD ["node", "main.js"]',
+      '',
+    ].join('\n');
+    const targets = targetsByRoot(
+      infer({ ...SEED, 'pnpm-lock.yaml': '', 'nx.json': '{}', 'tsconfig.base.json': '{}', 'libs/util/project.json': project('util'), 'apps/api/Dockerfile': rootStyle })
+    );
+    const service = targets['apps/api']['docker-service'];
+    expect(service.options).toEqual({ dockerfile: 'apps/api/Dockerfile', context: '.' });
+    expect(service.metadata?.context).toEqual({
+      path: '.',
+      reason: 'its COPY sources (package.json, pnpm-lock.yaml, nx.json) are paths from the workspace root, not from apps/api',
+    });
+    expect(service.inputs).toEqual(
+      expect.arrayContaining(['{workspaceRoot}/.dockerignore', '{workspaceRoot}/pnpm-lock.yaml', '{workspaceRoot}/apps/**/*', '{workspaceRoot}/libs/**/*'])
+    );
+    // A project-root Dockerfile next to it keeps its project folder.
+    expect(targets['apps/web']['docker-service'].options).toEqual({ dockerfile: 'apps/web/Dockerfile' });
+    expect(targets['apps/web']['docker-service'].metadata?.context).toEqual({ path: 'apps/web', reason: 'the project folder (default)' });
+  });
+
+  it('# nx-docker-delta: context=<path> sets the context explicitly', () => {
+    const targets = targetsByRoot(infer({ ...SEED, 'apps/api/Dockerfile': `# nx-docker-delta: context=.\n${SERVICE('ARG BASE_IMAGE')}` }));
+    expect(targets['apps/api']['docker-service'].options).toEqual({ dockerfile: 'apps/api/Dockerfile', context: '.' });
+    expect(targets['apps/api']['docker-service'].metadata?.context.reason).toBe("the Dockerfile's `# nx-docker-delta: context=.` line");
   });
 
   test.each([

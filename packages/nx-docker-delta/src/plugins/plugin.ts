@@ -11,6 +11,7 @@ import type {
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Minimatch } from 'minimatch';
+import { inferContext, quickCopySources } from '../planning/context';
 import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
 import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
 import {
@@ -98,6 +99,13 @@ function inferDockerTargets(
     }
     const choice = chooseBase(service.facts, baseSpecs, { imagePrefix: options.imagePrefix });
     const base = choice.kind === 'base' ? choice.base : undefined;
+    const copySources = quickCopySources(service.text);
+    const buildContext = inferContext({
+      projectRoot: service.root,
+      directive: service.facts.directives.context,
+      sources: copySources,
+      exists: (path) => existsSync(join(context.workspaceRoot, path)),
+    });
     const targets = createServiceTargets({
       projectRoot: service.root,
       dockerfile: service.file,
@@ -107,6 +115,8 @@ function inferDockerTargets(
       namedInputs,
       ownsBase: basesByRoot.has(service.root),
       baseIsOwn: base !== undefined && bases.some((b) => b.spec === base && b.root === service.root),
+      context: buildContext,
+      copySources,
       options,
     });
     results.push([service.file, { projects: { [service.root]: { targets } } }]);

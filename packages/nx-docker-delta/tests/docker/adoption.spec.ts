@@ -78,6 +78,20 @@ function fixtureFiles(): Record<string, string> {
       'CMD ["node", "main.js"]',
       '',
     ].join('\n'),
+    // The most common monorepo Dockerfile: written for `docker build -f apps/legacy/Dockerfile .`.
+    '.dockerignore': 'node_modules\n.git\n.nx\n.nx-docker-delta\ndist\n',
+    'apps/legacy/project.json': JSON.stringify({ name: 'legacy', projectType: 'application' }, null, 2),
+    'apps/legacy/src/main.js': SERVER,
+    'apps/legacy/Dockerfile': [
+      `FROM ${NODE_IMAGE}`,
+      'WORKDIR /app',
+      'COPY package.json package-lock.json ./',
+      'RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund',
+      'COPY apps/legacy/src ./',
+      'EXPOSE 3000',
+      'CMD ["node", "main.js"]',
+      '',
+    ].join('\n'),
     // Builds green, dies at start: what --smoke is for.
     'apps/crash/project.json': JSON.stringify({ name: 'crash', projectType: 'application' }, null, 2),
     'apps/crash/main.js': "require('./config.json');\n",
@@ -140,6 +154,24 @@ describeDocker('adopting an existing workspace: never a silently broken image', 
       rmSync(ws.path('apps/svc/src/extra.js'));
       rmSync(ws.path('dist/apps/svc/extra.js'), { force: true });
     }
+  });
+
+  it('an existing Dockerfile written for the workspace-root context builds and starts unchanged, with a one-line hint', async () => {
+    const shown = ok(await ws.nx(['show', 'project', 'legacy', '--json']));
+    const target = JSON.parse(shown.output.slice(shown.output.indexOf('{'))).targets['docker-service'];
+    expect(target.options.context).toBe('.');
+    expect(target.metadata.context).toEqual({
+      path: '.',
+      reason: 'its COPY sources (package.json, package-lock.json, apps/legacy/src) are paths from the workspace root, not from apps/legacy',
+    });
+    const r = ok(await ws.nx(['run', 'legacy:docker-build', '--smoke', STREAM]));
+    expect(linesWith(r.output, 'is built from the workspace root')).toEqual([
+      expect.stringContaining(
+        'apps/legacy/Dockerfile is built from the workspace root, the context it was written for, and does not share a base (no ARG BASE_IMAGE before its first FROM) — it builds unchanged; `nx g nx-docker-delta:dockerfile --project=legacy` writes one that builds only its own layers on the shared base.'
+      ),
+    ]);
+    expect(linesWith(r.output, /Building legacy → nxdd-adopt-\w+\/legacy:nx-\w+ \(context: \. \(workspace root\)\)$/)).toHaveLength(1);
+    expect(linesWith(r.output, /✔ start check: legacy listens on port 3000/)).toHaveLength(1);
   });
 
   it('--smoke fails a service that crashes at start and shows its last log lines', async () => {

@@ -1,0 +1,68 @@
+import { inferContext, quickCopySources } from './context';
+
+describe('quickCopySources', () => {
+  it('reads COPY/ADD sources, not --from copies, heredocs or URLs', () => {
+    const text = [
+      'FROM node:20 AS build',
+      'COPY package.json pnpm-lock.yaml ./',
+      'COPY --chown=node:node nx.json \\',
+      '     tsconfig.base.json ./',
+      'COPY ["apps/api", "apps/api/"]',
+      'COPY --from=build /app/dist ./dist',
+      'ADD https://example.invalid/x.tgz /tmp/',
+      'COPY <<EOF /etc/motd',
+      'hello',
+      'EOF',
+      'RUN echo COPY nope',
+    ].join('\n');
+    expect(quickCopySources(text)).toEqual(['package.json', 'pnpm-lock.yaml', 'nx.json', 'tsconfig.base.json', 'apps/api']);
+  });
+});
+
+describe('inferContext', () => {
+  const tree = (paths: string[]) => (p: string) => paths.includes(p);
+  it('workspace root for a Dockerfile that copies root files and apps/, libs/', () => {
+    expect(
+      inferContext({
+        projectRoot: 'apps/api',
+        sources: ['package.json', 'pnpm-lock.yaml', 'nx.json', 'apps/', 'libs/'],
+        exists: tree(['package.json', 'pnpm-lock.yaml', 'nx.json', 'apps', 'libs', 'apps/api']),
+      })
+    ).toEqual({ context: '.', reason: 'its COPY sources (package.json, pnpm-lock.yaml, nx.json) are paths from the workspace root, not from apps/api' });
+  });
+  it('workspace root for build output copied by its workspace path, even before it is built', () => {
+    expect(inferContext({ projectRoot: 'apps/api', sources: ['dist/apps/api'], exists: tree([]) }).context).toBe('.');
+  });
+  it('the project folder when a source exists there', () => {
+    expect(
+      inferContext({ projectRoot: 'apps/api', sources: ['package.json', 'src'], exists: tree(['package.json', 'apps/api/package.json', 'apps/api/src']) })
+    ).toEqual({ context: 'apps/api', reason: 'its COPY sources (package.json, src) are in apps/api' });
+  });
+  it('workspace root when most sources are there, though the project has its own package.json (TS-solution)', () => {
+    expect(
+      inferContext({
+        projectRoot: 'apps/api',
+        sources: ['package.json', 'package-lock.json', 'nx.json', 'apps', 'libs'],
+        exists: tree(['package.json', 'package-lock.json', 'nx.json', 'apps', 'libs', 'apps/api/package.json']),
+      }).context
+    ).toBe('.');
+  });
+  it('the project folder when nothing tells (nothing copied, or only wildcards)', () => {
+    expect(inferContext({ projectRoot: 'apps/api', sources: [], exists: tree([]) }).context).toBe('apps/api');
+    expect(inferContext({ projectRoot: 'apps/api', sources: ['*.json', '$DIR'], exists: () => true }).context).toBe('apps/api');
+    expect(inferContext({ projectRoot: 'apps/api', sources: ['main.txt'], exists: tree([]) }).context).toBe('apps/api');
+  });
+  it('the directive wins', () => {
+    expect(inferContext({ projectRoot: 'apps/api', directive: '.', sources: ['src'], exists: () => true })).toEqual({
+      context: '.',
+      reason: "the Dockerfile's `# nx-docker-delta: context=.` line",
+    });
+    expect(inferContext({ projectRoot: 'apps/api', directive: 'pruned', sources: [], exists: () => true }).context).toBe('pruned');
+    expect(inferContext({ projectRoot: 'apps/api', directive: './apps/', sources: [], exists: () => true }).context).toBe('apps');
+  });
+  it('probes at most 8 sources', () => {
+    const probes: string[] = [];
+    inferContext({ projectRoot: 'a', sources: Array.from({ length: 30 }, (_, i) => `f${i}`), exists: (p) => (probes.push(p), false) });
+    expect(probes.length).toBeLessThanOrEqual(16);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * Which build context a Dockerfile was written for. Pure: the caller passes the Dockerfile's text
+ * and an `exists` probe. Inference runs in createNodes on every nx command, so it reads COPY/ADD
+ * lines with a line scan (no full parse) and probes at most a few paths.
+ */
+
+/** How many COPY/ADD sources inference probes (two existsSync each, at most). */
+const MAX_PROBED_SOURCES = 8;
+
+/** COPY/ADD sources from the build context (no `--from=`), read cheaply line by line. */
+export function quickCopySources(text: string): string[] {
+  const sources: string[] = [];
+  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
+  for (const raw of lines) {
+    const m = /^\s*(COPY|ADD)\s+(.*)$/i.exec(raw);
+    if (!m) continue;
+    let rest = m[2].trim();
+    if (rest.startsWith('<<') || /(^|\s)<<-?\w/.test(rest)) continue;
+    const flags = rest.match(/^(--\S+\s+)*/)?.[0] ?? '';
+    if (/--from=/.test(flags)) continue;
+    rest = rest.slice(flags.length).trim();
+    let args: string[];
+    if (rest.startsWith('[')) {
+      try {
+        args = JSON.parse(rest);
+      } catch {
+        continue;
+      }
+    } else args = rest.split(/\s+/);
+    for (const source of args.slice(0, -1)) {
+      if (m[1].toUpperCase() === 'ADD' && /^[a-z]+:\/\//i.test(source)) continue;
+      sources.push(source);
+    }
+  }
+  return sources;
+}
+
+/** The build context chosen for a service and why (shown in `nx show project` and the build's log). */
+export interface ContextChoice {
+  /** `pruned`, `.` (workspace root) or a workspace-relative folder. */
+  context: string;
+  /** One clause a user reads: where the choice came from. */
+  reason: string;
+}
+
+/** Options for {@link inferContext}. */
+export interface InferContextInput {
+  projectRoot: string;
+  /** The `context=` directive of the Dockerfile, if any. */
+  directive?: string;
+  /** COPY/ADD sources as written. */
+  sources: readonly string[];
+  /** Does this workspace-relative path exist? */
+  exists: (path: string) => boolean;
+}
+
+const normalize = (source: string) => source.replace(/^(\.\/)+/, '').replace(/\/+$/, '') || '.';
+
+/**
+ * The context the Dockerfile was written for: its `context=` directive; else the workspace root
+ * when more of its COPY/ADD sources are paths from there (they exist at the root, or name the
+ * project folder or `dist/` themselves) than exist in the project folder; else the project folder.
+ */
+export function inferContext(input: InferContextInput): ContextChoice {
+  const { projectRoot } = input;
+  if (input.directive) {
+    const context = input.directive === 'pruned' ? 'pruned' : normalize(input.directive);
+    return { context, reason: `the Dockerfile's \`# nx-docker-delta: context=${input.directive}\` line` };
+  }
+  if (projectRoot === '.' || projectRoot === '') return { context: '.', reason: 'the project is the workspace root' };
+  const plain = input.sources.map(normalize).filter((s) => s !== '.' && !/[*?[$]/.test(s) && !s.startsWith('/') && !s.startsWith('..'));
+  const probed = [...new Set(plain)].slice(0, MAX_PROBED_SOURCES);
+  if (probed.length === 0) return { context: projectRoot, reason: 'the project folder (default)' };
+  // Scored, not first-hit: a TS-solution project has its own package.json, yet a Dockerfile that
+  // also copies the lockfile, nx.json and apps/ was written for the workspace root.
+  const inProject = probed.filter((s) => input.exists(`${projectRoot}/${s}`));
+  const fromRoot = probed.filter((s) => s === projectRoot || s.startsWith(`${projectRoot}/`) || s.startsWith('dist/') || input.exists(s));
+  if (fromRoot.length > inProject.length) {
+    return { context: '.', reason: `its COPY sources (${fromRoot.slice(0, 3).join(', ')}) are paths from the workspace root, not from ${projectRoot}` };
+  }
+  if (inProject.length > 0) return { context: projectRoot, reason: `its COPY sources (${inProject.slice(0, 3).join(', ')}) are in ${projectRoot}` };
+  return { context: projectRoot, reason: 'the project folder (default)' };
+}
