@@ -33,6 +33,11 @@ export interface ServiceOptions extends ImageOptions {
   target?: string;
   /** Build without layer cache. */
   noCache?: boolean;
+  /**
+   * The image's name among the project's several Dockerfiles, e.g. `worker` (set by inference for
+   * `Dockerfile.worker`): the image is `<project>-worker`, the receipt `docker-service-worker.json`.
+   */
+  variant?: string;
 }
 
 export interface ServiceContext {
@@ -65,7 +70,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   const contextOption = options.context ?? facts.directives['context'] ?? ctx.projectRoot;
   const fromRoot = (contextOption === '.' || contextOption === '') && ctx.projectRoot !== '.';
 
-  const repository = options.image ?? `${settings.imagePrefix}${sanitizeRepository(ctx.project)}`;
+  const repository = options.image ?? `${settings.imagePrefix}${sanitizeRepository(ctx.project)}${options.variant ? `-${options.variant}` : ''}`;
   const image = qualify(repository, settings.registry);
   assertImageName(image, `image name of ${ctx.project}`);
   const contentTag = `nx-${sanitizeTag(ctx.inputHash).slice(0, 40)}`;
@@ -112,7 +117,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       projectRoot: ctx.projectRoot,
       projectGraph: ctx.projectGraph,
       dockerfilePath,
-      outputDir: join(workspaceRoot, CONTEXTS_DIR, ctx.projectRoot === '.' ? '_root' : ctx.projectRoot),
+      outputDir: join(workspaceRoot, CONTEXTS_DIR, ctx.projectRoot === '.' ? '_root' : ctx.projectRoot, ...(options.variant ? [`_${options.variant}`] : [])),
       log: ctx.log,
     });
     contextDir = staged.dir;
@@ -181,13 +186,13 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     platform: settings.platform,
     outcome: ctx.outcome ?? 'built',
   };
-  writeReceipt(workspaceRoot, ctx.projectRoot, receipt);
+  writeReceipt(workspaceRoot, ctx.projectRoot, receipt, options.variant);
   ctx.log(summaryLine(receipt, ctx.project));
   return receipt;
 }
 
-export function writeReceipt(workspaceRoot: string, projectRoot: string, receipt: ImageReceipt): void {
-  writeFileAtomic(join(workspaceRoot, serviceReceiptPath(projectRoot)), JSON.stringify(receipt, null, 2) + '\n');
+export function writeReceipt(workspaceRoot: string, projectRoot: string, receipt: ImageReceipt, variant?: string): void {
+  writeFileAtomic(join(workspaceRoot, serviceReceiptPath(projectRoot, variant)), JSON.stringify(receipt, null, 2) + '\n');
 }
 
 function gitLabels(git: GitInfo): Record<string, string> {

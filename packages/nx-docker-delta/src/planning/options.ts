@@ -29,6 +29,12 @@ export interface NxDockerDeltaPluginOptions {
    * Dockerfiles (`*.dockerignore`, `*.md`, `*.template`, `*.tmpl`, `*.ejs`, …).
    */
   exclude?: string[];
+  /**
+   * Dockerfiles the plugin cannot attribute by location or name, mapped to the project that builds
+   * them: `{ "deploy/images/gateway.Dockerfile": "apps/gateway" }` (a project root, or a project
+   * name found as `apps/<name>`, `packages/<name>`, `services/<name>`, `libs/<name>` or `<name>`).
+   */
+  dockerfileMap?: Record<string, string>;
 }
 
 export type NormalizedPluginOptions = Required<NxDockerDeltaPluginOptions>;
@@ -43,5 +49,6 @@ export function normalizePluginOptions(options: NxDockerDeltaPluginOptions | und
     compileTargetName: options?.compileTargetName ?? 'build',
     imagePrefix: options?.imagePrefix ?? '',
     exclude: options?.exclude ?? DEFAULT_EXCLUDE,
+    dockerfileMap: options?.dockerfileMap ?? {},
   };
 }

@@ -1,5 +1,5 @@
 import type { DockerfileFacts } from './dockerfile';
-import { BaseChoice, BaseSpec, baseInputs, baseNameFor, baseReceiptPath, baseRepository, chooseBase, serviceReceiptPath } from './targets';
+import { BaseChoice, BaseSpec, baseInputs, baseNameFor, baseReceiptPath, baseRepository, chooseBase, projectNameInDockerfilePath, serviceReceiptPath, serviceVariants } from './targets';
 
 const WORKSPACE: BaseSpec = { name: 'workspace', dockerfile: 'Dockerfile.base', context: '.' };
 const NODE: BaseSpec = { name: 'node', dockerfile: 'docker/node/Dockerfile.base', context: 'docker/node' };
@@ -110,5 +110,29 @@ describe('receipt paths', () => {
 
   it('base receipts are per base name', () => {
     expect(baseReceiptPath('node')).toBe('dist/nx-docker-delta/bases/node.json');
+  });
+});
+
+describe('Dockerfile names', () => {
+  test.each([
+    ['api.dockerfile', 'api'],
+    ['api.Dockerfile', 'api'],
+    ['Dockerfile.api', 'api'],
+    ['Containerfile.api', 'api'],
+    ['docker/api/Dockerfile', 'api'],
+    ['deploy/docker/api/Dockerfile', 'api'],
+    ['Dockerfile', undefined],
+    ['apps/api/Dockerfile', undefined],
+  ])('projectNameInDockerfilePath(%s) → %s', (file, expected) => {
+    expect(projectNameInDockerfilePath(file)).toBe(expected);
+  });
+
+  it('serviceVariants names each extra image by what its path adds, uniquely', () => {
+    expect([...serviceVariants('apps/api', ['apps/api/Dockerfile.worker', 'apps/api/docker/cron/Dockerfile', 'apps/api/Worker.dockerfile', 'ops/Dockerfile'])]).toEqual([
+      ['apps/api/Dockerfile.worker', 'worker'],
+      ['apps/api/docker/cron/Dockerfile', 'cron'],
+      ['apps/api/Worker.dockerfile', 'worker-2'],
+      ['ops/Dockerfile', 'ops'],
+    ]);
   });
 });

@@ -40,8 +40,43 @@ export function baseReceiptPath(name: string): string {
   return `${RECEIPTS_DIR}/bases/${name}.json`;
 }
 
-export function serviceReceiptPath(projectRoot: string): string {
-  return projectRoot === '.' ? `${RECEIPTS_DIR}/docker-service.json` : `${RECEIPTS_DIR}/${projectRoot}/docker-service.json`;
+/** `variant`: the image's name among a project's several Dockerfiles (`worker` → `docker-service-worker.json`). */
+export function serviceReceiptPath(projectRoot: string, variant?: string): string {
+  const file = variant ? `docker-service-${variant}.json` : 'docker-service.json';
+  return projectRoot === '.' ? `${RECEIPTS_DIR}/${file}` : `${RECEIPTS_DIR}/${projectRoot}/${file}`;
+}
+
+/**
+ * The project name a Dockerfile outside any project folder carries: `api.dockerfile`,
+ * `api.Dockerfile`, `Dockerfile.api`, `docker/api/Dockerfile` → `api`. Undefined for a plain
+ * `Dockerfile` or `Containerfile` (it names nothing).
+ */
+export function projectNameInDockerfilePath(file: string): string | undefined {
+  const parts = file.split('/');
+  const name = parts[parts.length - 1];
+  const m = /^(.+)\.(?:dockerfile|Dockerfile|containerfile|Containerfile)$/.exec(name) ?? /^(?:Dockerfile|Containerfile)\.(.+)$/.exec(name);
+  if (m) return m[1];
+  if (parts.length >= 3 && /^(docker|dockerfiles|containers?)$/i.test(parts[parts.length - 3])) return parts[parts.length - 2];
+  return undefined;
+}
+
+/**
+ * Names of a project's several service images: the primary keeps the plain target, every other
+ * Dockerfile gets `<serviceTarget>-<variant>` from what its path adds (`Dockerfile.worker`,
+ * `worker.dockerfile`, `docker/worker/Dockerfile` → `worker`), made unique.
+ */
+export function serviceVariants(projectRoot: string, files: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const used = new Set<string>();
+  for (const file of files) {
+    const rel = projectRoot === '.' || !file.startsWith(`${projectRoot}/`) ? file : file.slice(projectRoot.length + 1);
+    const named = projectNameInDockerfilePath(rel) ?? (rel.includes('/') ? rel.split('/').slice(-2)[0] : rel);
+    let variant = sanitizeRepository(named).replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'image';
+    for (let i = 2; used.has(variant); i++) variant = `${variant.replace(/-\d+$/, '')}-${i}`;
+    used.add(variant);
+    out.set(file, variant);
+  }
+  return out;
 }
 
 export type BaseChoice =
@@ -141,6 +176,8 @@ export interface ServiceTargetsInput {
   context?: ContextChoice;
   /** COPY/ADD sources as written (cheap scan): with a workspace-root context they are the task's inputs. */
   copySources?: string[];
+  /** Set for a project's second, third… Dockerfile: target `<serviceTarget>-<variant>`, image `<project>-<variant>`. */
+  variant?: string;
   options: NormalizedPluginOptions;
 }
 
@@ -177,6 +214,8 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
   if (pruned) serviceOptions.context = 'pruned';
   else if (context.context !== projectRoot || dockerfileDir !== projectRoot) serviceOptions.context = context.context;
   if (options.imagePrefix) serviceOptions.imagePrefix = options.imagePrefix;
+  if (input.variant) serviceOptions.variant = input.variant;
+  const serviceTarget = input.variant ? `${options.serviceTargetName}-${input.variant}` : options.serviceTargetName;
 
   const shares = input.base
     ? `on the shared base ${input.base.name}`
@@ -184,12 +223,12 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
       ? 'on no base yet: its ARG BASE_IMAGE matches no single Dockerfile.base (set ARG BASE_IMAGE=<base name>)'
       : 'standalone (it declares no ARG BASE_IMAGE)';
   return {
-    [options.serviceTargetName]: {
+    [serviceTarget]: {
       executor: EXECUTORS.service,
       cache: true,
       options: serviceOptions,
       inputs: inputs.filter((i, index) => typeof i !== 'string' || inputs.indexOf(i) === index),
-      outputs: [`{workspaceRoot}/${serviceReceiptPath(projectRoot)}`],
+      outputs: [`{workspaceRoot}/${serviceReceiptPath(projectRoot, input.variant)}`],
       dependsOn,
       metadata: {
         description: `Build the ${posix.basename(dockerfile)} image ${shares}, only its own layers; writes a receipt`,
@@ -198,7 +237,7 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
         ...(input.context ? { context: { path: context.context, reason: context.reason } } : {}),
       },
     },
-    [options.buildTargetName]: buildTarget(options, input.ownsBase ? [options.baseTargetName, options.serviceTargetName] : [options.serviceTargetName]),
+    [options.buildTargetName]: buildTarget(options, input.ownsBase ? [options.baseTargetName, serviceTarget] : [serviceTarget]),
   };
 }
 

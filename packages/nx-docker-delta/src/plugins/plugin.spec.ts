@@ -586,6 +586,80 @@ describe('createNodes', () => {
     expect(targets['apps/api']['docker-service'].metadata?.context.reason).toBe("the Dockerfile's `# nx-docker-delta: context=.` line");
   });
 
+  it('two Dockerfiles in one project: one target per image, docker-build waits for both', () => {
+    const targets = targetsByRoot(infer({ ...SEED, 'apps/api/Dockerfile.worker': SERVICE('ARG BASE_IMAGE') }));
+    const api = targets['apps/api'];
+    expect(api['docker-service'].options).toMatchObject({ dockerfile: 'apps/api/Dockerfile' });
+    expect(api['docker-service-worker'].options).toMatchObject({ dockerfile: 'apps/api/Dockerfile.worker', variant: 'worker' });
+    expect(api['docker-service-worker'].outputs).toEqual(['{workspaceRoot}/dist/nx-docker-delta/apps/api/docker-service-worker.json']);
+    expect(api['docker-build'].options).toEqual({ targets: ['docker-service', 'docker-service-worker'] });
+    expect(api['docker-build'].dependsOn).toEqual([
+      { target: 'docker-service', params: 'forward' },
+      { target: 'docker-service-worker', params: 'forward' },
+    ]);
+  });
+
+  test.each([
+    ['root-level <project>.dockerfile', 'api.dockerfile'],
+    ['root-level <project>.Dockerfile', 'api.Dockerfile'],
+    ['root-level Dockerfile.<project>', 'Dockerfile.api'],
+    ['docker/<project>/Dockerfile', 'docker/api/Dockerfile'],
+  ])('%s belongs to the project it names, not to the root project', (_name, file) => {
+    const targets = targetsByRoot(
+      infer({ 'package.json': ROOT_PACKAGE, 'apps/api/project.json': project('api'), 'apps/web/project.json': project('web'), [file]: 'FROM node:20\nCOPY dist/apps/api ./\n' })
+    );
+    expect(Object.keys(targets)).toEqual(['apps/api']);
+    expect(targets['apps/api']['docker-service'].options).toEqual({ dockerfile: file, context: '.' });
+  });
+
+  it('root-level Dockerfiles for several projects: each project gets its own, none is dropped', () => {
+    const targets = targetsByRoot(
+      infer({
+        'package.json': ROOT_PACKAGE,
+        'apps/api/project.json': project('api'),
+        'apps/web/project.json': project('web'),
+        'Dockerfile.api': 'FROM node:20\nCOPY dist/apps/api ./\n',
+        'web.dockerfile': 'FROM node:20\nCOPY dist/apps/web ./\n',
+        Dockerfile: 'FROM node:20\nCOPY package.json ./\n',
+      })
+    );
+    expect(Object.keys(targets).sort()).toEqual(['.', 'apps/api', 'apps/web']);
+    expect(targets['apps/api']['docker-service'].options.dockerfile).toBe('Dockerfile.api');
+    expect(targets['apps/web']['docker-service'].options.dockerfile).toBe('web.dockerfile');
+    expect(targets['.']['docker-service'].options.dockerfile).toBe('Dockerfile');
+  });
+
+  it('dockerfileMap attributes any Dockerfile to a project (by root or by name)', () => {
+    const targets = targetsByRoot(
+      infer(
+        {
+          ...SEED,
+          'deploy/images/gateway.img': 'x',
+          'deploy/images/Dockerfile.gw': 'FROM node:20\nCOPY dist/apps/web ./\n',
+          'ops/Dockerfile': 'FROM node:20\nCOPY dist/apps/api ./\n',
+        },
+        { dockerfileMap: { 'deploy/images/Dockerfile.gw': 'apps/web', 'ops/Dockerfile': 'api' } }
+      )
+    );
+    expect(targets['apps/web']['docker-service-gw'].options).toMatchObject({ dockerfile: 'deploy/images/Dockerfile.gw', variant: 'gw' });
+    expect(targets['apps/api']['docker-service-ops'].options).toMatchObject({ dockerfile: 'ops/Dockerfile', variant: 'ops' });
+  });
+
+  it('a Dockerfile naming a project that does not exist is reported, not dropped silently', () => {
+    const warn = console.warn;
+    const warnings: string[] = [];
+    console.warn = (line: string) => warnings.push(line);
+    try {
+      const targets = targetsByRoot(infer({ 'apps/api/project.json': project('api'), 'Dockerfile.billing': 'FROM node:20\n' }));
+      expect(Object.keys(targets)).toEqual([]);
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings).toEqual([
+      'nx-docker-delta: Dockerfile.billing names project "billing" but no project folder matches it — map it in nx.json: plugins[nx-docker-delta].options.dockerfileMap = { "Dockerfile.billing": "<project root>" }.',
+    ]);
+  });
+
   test.each([
     ['production when nx.json defines it', { default: ['{projectRoot}/**/*'], production: ['default', '!{projectRoot}/**/*.spec.ts'] }, ['production', '^production']],
     ['default otherwise', { default: ['{projectRoot}/**/*'] }, ['default', '^default']],

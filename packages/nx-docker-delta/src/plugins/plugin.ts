@@ -7,6 +7,7 @@ import type {
   CreateNodesV2,
   DependencyType,
   RawProjectGraphDependency,
+  TargetConfiguration,
 } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -22,6 +23,8 @@ import {
   chooseBase,
   createBaseTargets,
   createServiceTargets,
+  projectNameInDockerfilePath,
+  serviceVariants,
 } from '../planning/targets';
 
 /**
@@ -61,8 +64,16 @@ function inferDockerTargets(
     const isBase = baseFile(file);
     const isService = !isBase && serviceFile(file);
     if (!isBase && !isService) continue;
-    const root = roots.ownerOf(posix.dirname(file));
-    if (root === undefined) continue;
+    const root = isService ? roots.serviceOwner(file, options.dockerfileMap) : roots.ownerOf(posix.dirname(file));
+    if (root === undefined) {
+      if (isService && (options.dockerfileMap[file] !== undefined || projectNameInDockerfilePath(file) !== undefined)) {
+        // Never a silent drop: this file says which project it is for, and that project was not found.
+        console.warn(
+          `nx-docker-delta: ${file} names ${options.dockerfileMap[file] ?? `project "${projectNameInDockerfilePath(file)}"`} but no project folder matches it — map it in nx.json: plugins[nx-docker-delta].options.dockerfileMap = { "${file}": "<project root>" }.`
+        );
+      }
+      continue;
+    }
     const text = readFileSync(join(context.workspaceRoot, file), 'utf8');
     // Bases: the whole file (their COPY sources are inputs). Services: only the preamble.
     const candidate: Candidate = { file, root, text, facts: tryFacts(isBase ? readDockerfileFacts : readDockerfilePreamble, text, file) };
@@ -75,7 +86,7 @@ function inferDockerTargets(
 
   const baseSpecs = bases.map((b) => b.spec);
   const sourcesOf = (spec: BaseSpec) => bases.find((b) => b.spec === spec)?.facts?.contextSources.map((s) => s.source) ?? [];
-  const primaryService = pickPrimaryServices(services);
+  const servicesByRoot = rankServices(services);
   const results: Array<readonly [string, CreateNodesResult]> = [];
 
   const basesByRoot = groupBy(bases, (b) => b.root);
@@ -86,16 +97,15 @@ function inferDockerTargets(
       sources: Object.fromEntries(owned.map((b) => [b.file, sourcesOf(b.spec)])),
       options,
     });
-    if (!primaryService.has(root)) targets[options.buildTargetName] = buildTarget(options, [options.baseTargetName]);
+    if (!servicesByRoot.has(root)) targets[options.buildTargetName] = buildTarget(options, [options.baseTargetName]);
     results.push([owned[0].file, { projects: { [root]: { targets } } }]);
   }
 
   const namedInputs = Object.keys(context.nxJsonConfiguration.namedInputs ?? {});
-  for (const service of primaryService.values()) {
+  const serviceTargetsFor = (service: Candidate, variant: string | undefined): Record<string, TargetConfiguration> => {
     if (!service.facts) {
       // An unparsable Dockerfile still gets its targets; the executor reports the exact error.
-      results.push([service.file, { projects: { [service.root]: { targets: fallbackServiceTargets(service, options) } } }]);
-      continue;
+      return fallbackServiceTargets(service, options, variant);
     }
     const choice = chooseBase(service.facts, baseSpecs, { imagePrefix: options.imagePrefix });
     const base = choice.kind === 'base' ? choice.base : undefined;
@@ -106,7 +116,7 @@ function inferDockerTargets(
       sources: copySources,
       exists: (path) => existsSync(join(context.workspaceRoot, path)),
     });
-    const targets = createServiceTargets({
+    return createServiceTargets({
       projectRoot: service.root,
       dockerfile: service.file,
       facts: service.facts,
@@ -117,9 +127,24 @@ function inferDockerTargets(
       baseIsOwn: base !== undefined && bases.some((b) => b.spec === base && b.root === service.root),
       context: buildContext,
       copySources,
+      variant,
       options,
     });
-    results.push([service.file, { projects: { [service.root]: { targets } } }]);
+  };
+  for (const [root, ranked] of servicesByRoot) {
+    // One target per image: the primary keeps `docker-service`, every other Dockerfile of the
+    // project gets `docker-service-<variant>`, and docker-build waits for all of them.
+    const variants = serviceVariants(root, ranked.slice(1).map((c) => c.file));
+    const perFile = ranked.map((service) => ({ file: service.file, targets: serviceTargetsFor(service, variants.get(service.file)) }));
+    const guards = [
+      ...(basesByRoot.has(root) ? [options.baseTargetName] : []),
+      ...perFile.flatMap((p) => Object.keys(p.targets).filter((t) => t !== options.buildTargetName)),
+    ];
+    perFile[0].targets[options.buildTargetName] = buildTarget(options, guards);
+    for (const { file, targets } of perFile) {
+      if (file !== perFile[0].file) delete targets[options.buildTargetName];
+      results.push([file, { projects: { [root]: { targets } } }]);
+    }
   }
   return results;
 }
@@ -134,27 +159,24 @@ function matcher(globs: readonly string[]): (file: string) => boolean {
   return (file) => compiled.some((m) => m.match(file));
 }
 
-/** One service image per project: prefer the Dockerfile that shares a base, then the plainest name. */
-function pickPrimaryServices(services: Candidate[]): Map<string, Candidate> {
-  const byRoot = new Map<string, Candidate>();
+/** A project's service Dockerfiles, primary first: the one that shares a base, then the plainest name. */
+function rankServices(services: Candidate[]): Map<string, Candidate[]> {
   const rank = (c: Candidate): Array<number | string> =>
     [c.facts?.declaresBaseArg ? 0 : 1, posix.dirname(c.file) === c.root ? 0 : 1, posix.basename(c.file).length, c.file];
-  const before = (a: Candidate, b: Candidate) => {
+  const compare = (a: Candidate, b: Candidate) => {
     const [ra, rb] = [rank(a), rank(b)];
     const i = ra.findIndex((value, index) => value !== rb[index]);
-    return i >= 0 && ra[i] < rb[i];
+    return i < 0 ? 0 : ra[i] < rb[i] ? -1 : 1;
   };
-  for (const candidate of services) {
-    const current = byRoot.get(candidate.root);
-    if (!current || before(candidate, current)) byRoot.set(candidate.root, candidate);
-  }
+  const byRoot = groupBy(services, (c) => c.root);
+  for (const list of byRoot.values()) list.sort(compare);
   return byRoot;
 }
 
-function fallbackServiceTargets(service: Candidate, options: NormalizedPluginOptions) {
+function fallbackServiceTargets(service: Candidate, options: NormalizedPluginOptions, variant?: string): Record<string, TargetConfiguration> {
+  const name = variant ? `${options.serviceTargetName}-${variant}` : options.serviceTargetName;
   return {
-    [options.serviceTargetName]: { executor: EXECUTORS.service, cache: false, options: { dockerfile: service.file } },
-    [options.buildTargetName]: buildTarget(options, [options.serviceTargetName]),
+    [name]: { executor: EXECUTORS.service, cache: false, options: variant ? { dockerfile: service.file, variant } : { dockerfile: service.file } },
   };
 }
 
@@ -180,6 +202,29 @@ class ProjectRoots {
       if (current === '.' || current === '') return undefined;
       current = posix.dirname(current);
     }
+  }
+
+  /**
+   * The project a service Dockerfile belongs to: `dockerfileMap` first; then, for a file outside
+   * any project folder (at the root, or under `docker/<name>/`), the project its name carries
+   * (`api.dockerfile`, `Dockerfile.api`, `docker/api/Dockerfile`); else the nearest project folder.
+   */
+  serviceOwner(file: string, map: Readonly<Record<string, string>>): string | undefined {
+    const mapped = map[file];
+    if (mapped !== undefined) return this.projectNamed(mapped);
+    const owner = this.ownerOf(posix.dirname(file));
+    if (owner !== undefined && owner !== '.' && owner !== '') return owner;
+    const name = projectNameInDockerfilePath(file);
+    const named = name === undefined ? undefined : this.projectNamed(name);
+    return named ?? owner;
+  }
+
+  /** A project root given as a root, or a name found in the usual folders. */
+  private projectNamed(rootOrName: string): string | undefined {
+    const clean = rootOrName.replace(/^(\.\/)+/, '').replace(/\/+$/, '') || '.';
+    if (this.isProject(clean)) return clean;
+    const bare = clean.replace(/^@[^/]+\//, '');
+    return ['apps', 'packages', 'services', 'libs', ''].map((dir) => (dir ? `${dir}/${bare}` : bare)).find((dir) => this.isProject(dir));
   }
 
   private isProject(dir: string): boolean {
@@ -220,12 +265,20 @@ export const createDependencies: CreateDependencies<NxDockerDeltaPluginOptions> 
   if (bases.length === 0) return [];
   const specs = bases.map((b) => b.spec);
   const dependencies: RawProjectGraphDependency[] = [];
-  for (const [project, config] of Object.entries(context.projects)) {
-    const target = config.targets?.[options.serviceTargetName];
-    if (target?.executor !== EXECUTORS.service) continue;
+  // Every service target: a project with several Dockerfiles has `docker-service-<variant>` ones too.
+  const serviceTargets = Object.entries(context.projects).flatMap(([project, config]) =>
+    Object.values(config.targets ?? {})
+      .filter((t) => t.executor === EXECUTORS.service)
+      .map((target) => ({ project, target }))
+  );
+  for (const { project, target } of serviceTargets) {
     const dockerfile = target.options?.dockerfile as string | undefined;
     if (!dockerfile) continue;
-    const hash = context.fileMap.projectFileMap[project]?.find((f) => f.file === dockerfile)?.hash;
+    // A Dockerfile mapped from outside the project folder (`api.dockerfile` at the root) is another project's or no project's file.
+    const hash =
+      context.fileMap.projectFileMap[project]?.find((f) => f.file === dockerfile)?.hash ??
+      context.fileMap.nonProjectFiles?.find((f) => f.file === dockerfile)?.hash ??
+      Object.values(context.fileMap.projectFileMap).flat().find((f) => f.file === dockerfile)?.hash;
     if (!hash) continue;
     const key = `${dockerfile}@${hash}`;
     if (!factsCache.has(key)) {
@@ -237,7 +290,7 @@ export const createDependencies: CreateDependencies<NxDockerDeltaPluginOptions> 
     const choice = chooseBase(facts, specs, { requested: target.options?.base, imagePrefix: options.imagePrefix });
     if (choice.kind !== 'base') continue;
     const owner = bases.find((b) => b.spec.dockerfile === choice.base.dockerfile)?.project;
-    if (!owner || owner === project) continue;
+    if (!owner || owner === project || dependencies.some((d) => d.source === project && d.target === owner)) continue;
     dependencies.push({ source: project, target: owner, type: 'implicit' as DependencyType.implicit });
   }
   return dependencies;

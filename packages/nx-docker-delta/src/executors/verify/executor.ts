@@ -41,9 +41,11 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
         continue;
       }
       if (target.executor !== EXECUTORS.service) continue;
-      const receipt = readJsonIfExists(join(context.root, serviceReceiptPath(config.root)));
+      const variant = targetOptions.variant as string | undefined;
+      const receiptPath = serviceReceiptPath(config.root, variant);
+      const receipt = readJsonIfExists(join(context.root, receiptPath));
       if (!isReceipt(receipt)) {
-        throw new BuildInputError(`No receipt at ${serviceReceiptPath(config.root)} — run nx run ${project}:${targetName} first.`);
+        throw new BuildInputError(`No receipt at ${receiptPath} — run nx run ${project}:${targetName} first.`);
       }
       const engine = await engineFor(settings.dockerBin);
       const availability = await checkAvailability(receipt, engine, settings);
@@ -72,8 +74,8 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
       const changed =
         tagged.imageId !== receipt.imageId || tagged.digest !== receipt.digest || tagged.tags.join() !== receipt.tags.join();
       // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
-      if (availability.outcome !== 'reused') writeReceipt(context.root, config.root, tagged);
-      else if (changed) writeReceipt(context.root, config.root, { ...tagged, outcome: 'reused' });
+      if (availability.outcome !== 'reused') writeReceipt(context.root, config.root, tagged, variant);
+      else if (changed) writeReceipt(context.root, config.root, { ...tagged, outcome: 'reused' }, variant);
       logger.info(`✔ ${project}: ${availability.note} (${describe(receipt)})`);
       if (smoke) await checkStart(tagged.ref, { project, engine, log, signal, smokeTimeout, smokePort });
     }
