@@ -10,6 +10,7 @@ import { BaseSpec, baseReceiptPath, baseRepository } from '../planning/targets';
 import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtomic } from '../utils/fs';
 import { layerCache } from './cache';
 import { withLock } from './lock';
+import { pointTags } from './verify';
 import type { ImageSettings } from './settings';
 
 export class BuildInputError extends Error {}
@@ -86,8 +87,9 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       if (settings.push) {
         const remote = await engine.remoteState(plan.ref);
         digest = remote.state === 'present' ? remote.digest : await engine.push(plan.ref, { signal: ctx.signal });
-        if (remote.state !== 'present') await engine.push(`${plan.image}:latest`, { signal: ctx.signal }).catch(() => undefined);
       }
+      // `latest` follows this commit's base even when nothing was built (a revert moves it back).
+      await pointTags({ image: plan.image, contentTag: plan.tag, imageId: local.id, digest }, ['latest'], { engine, push: settings.push });
       ctx.log(`Base ${spec.name} is up to date (${plan.ref} is in the local image store) — not rebuilt.`);
       const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
       if (receiptStillTrue(current, { ref: plan.ref, imageId: local.id, pushed: settings.push, digest })) return current;
@@ -98,7 +100,10 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       if (remote.state === 'present' && (await engine.pull(plan.ref, { signal: ctx.signal }))) {
         local = await engine.inspectImage(plan.ref);
         if (local) {
-          await engine.tag(plan.ref, `${plan.image}:latest`);
+          await pointTags({ image: plan.image, contentTag: plan.tag, imageId: local.id, digest: remote.digest }, ['latest'], {
+            engine,
+            push: settings.push,
+          });
           ctx.log(`Base ${spec.name} pulled from the registry (${plan.ref}) — not rebuilt.`);
           return write(receipt({ imageId: local.id, outcome: 'pulled', sizeBytes: local.size, digest: remote.digest }));
         }

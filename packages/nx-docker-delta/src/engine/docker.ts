@@ -7,7 +7,7 @@ import { BuildPlan, BuilderMode, buildArgv } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import { run, RunOptions } from './process';
-import { headManifest, ManifestState } from './registry';
+import { headManifest, ManifestState, retag } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
 export interface DockerClient {
@@ -196,6 +196,26 @@ export class DockerEngine {
   async pull(ref: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     const result = await this.docker(['pull', '--quiet', ref], options);
     return result.code === 0;
+  }
+
+  /**
+   * Makes the registry tag `<image>:<tag>` serve the image a receipt names and returns the digest
+   * it now serves: by the registry API from `digest` (no layers move), else — a registry that
+   * wants credentials only the docker client has, or no digest known — by pushing the local
+   * image whose ID is `imageId`. Never pushes whatever the local tag happens to point at.
+   */
+  async pointRegistryTag(target: { image: string; tag: string; digest?: string; imageId: string }): Promise<string> {
+    const ref = `${target.image}:${target.tag}`;
+    const viaApi = target.digest ? await retag(`${target.image}@${target.digest}`, target.tag) : { ok: false as const, reason: 'no digest recorded' };
+    if (viaApi.ok) return viaApi.digest;
+    if (!(await this.inspectImage(target.imageId))) {
+      const registry = parseImageRef(ref).registry ?? 'the registry';
+      throw new DockerError(
+        `Cannot point ${ref} at ${target.digest ?? target.imageId}: ${viaApi.reason} and the image is not in the local image store — log in (docker login ${registry}) or run with --skip-nx-cache to rebuild it.`
+      );
+    }
+    await this.tag(target.imageId, ref);
+    return this.push(ref);
   }
 
   /** Does the registry hold `ref`? Falls back to the docker client's credentials when HTTP can't tell. */
