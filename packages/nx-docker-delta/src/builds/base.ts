@@ -11,6 +11,7 @@ import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtom
 import { layerCache } from './cache';
 import { withLock } from './lock';
 import { pointTags } from './verify';
+import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
 
 export class BuildInputError extends Error {}
@@ -25,7 +26,7 @@ export interface BaseContext {
 }
 
 /** The content-addressed reference of a base, computed from exactly its inputs. */
-export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' | 'settings'>) {
+export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' | 'settings'> & { platform?: string }) {
   const dockerfilePath = join(ctx.workspaceRoot, spec.dockerfile);
   if (!existsSync(dockerfilePath)) {
     throw new BuildInputError(`Base Dockerfile ${spec.dockerfile} does not exist — restore it or remove the base "${spec.name}".`);
@@ -46,7 +47,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
     }
   });
   const buildArgs = spec.buildArgs ?? {};
-  const hash = baseContentHash({ dockerfileText: text, files, buildArgs, target: spec.target, platform: ctx.settings.platform });
+  const hash = baseContentHash({ dockerfileText: text, files, buildArgs, target: spec.target, platform: ctx.platform ?? ctx.settings.platform });
   const image = qualify(baseRepository(spec.name, ctx.settings.imagePrefix), ctx.settings.registry);
   assertImageName(image, `base image name for "${spec.name}"`);
   const tag = contentTag(hash);
@@ -59,7 +60,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
  * parallel services waiting for the same base never build it twice.
  */
 export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
-  const plan = planBase(spec, ctx);
+  const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine) });
   const lock = join(ctx.workspaceRoot, '.nx-docker-delta', 'locks', `${spec.name}-${plan.tag}`);
   return withLock(lock, async () => {
     const started = Date.now();
@@ -77,7 +78,7 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       steps: { total: 0, run: 0, cached: 0 },
       durationMs: Date.now() - started,
       builder: engine.client.mode,
-      platform: settings.platform,
+      platform: targetPlatform(settings, engine),
       ...partial,
     });
 

@@ -15,6 +15,8 @@ export interface DockerClient {
   mode: BuilderMode;
   clientVersion: string;
   serverVersion: string;
+  /** The daemon's own platform (`linux/amd64`): what it builds when no platform is set. */
+  platform?: string;
 }
 
 export class DockerError extends Error {
@@ -61,7 +63,7 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
       rejected.push(`${bin} (cannot be executed)`);
       continue;
     }
-    let info: { Client?: { Version?: string }; Server?: { Version?: string } | null } = {};
+    let info: { Client?: { Version?: string }; Server?: { Version?: string; Os?: string; Arch?: string } | null } = {};
     try {
       info = JSON.parse(result.stdout.trim().split('\n')[0] || '{}');
     } catch {
@@ -74,12 +76,13 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
         `Docker daemon not reachable at ${host} — start Docker or set DOCKER_HOST (${bin}: ${lastLine(result.stderr) || 'no answer'}).`
       );
     }
+    const platform = info.Server.Os && info.Server.Arch ? `${info.Server.Os}/${info.Server.Arch}` : undefined;
     if (buildx?.code === 0) {
-      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version };
+      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform };
     }
     const clientMajor = safeMajor(clientVersion);
     if (clientMajor !== undefined && clientMajor < 23 && clientMajor >= 18) {
-      return { bin, mode: 'buildkit', clientVersion, serverVersion: info.Server.Version };
+      return { bin, mode: 'buildkit', clientVersion, serverVersion: info.Server.Version, platform };
     }
     rejected.push(`${bin} (client ${clientVersion || 'unknown'}, no buildx)`);
   }
