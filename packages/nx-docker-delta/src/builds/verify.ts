@@ -1,5 +1,8 @@
 import { DockerEngine, DockerError } from '../engine/docker';
 import { ImageReceipt } from '../planning/receipt';
+import { serviceContentTag } from '../planning/hash';
+import { serviceImageRef } from '../planning/image-ref';
+import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
 
 export type Availability =
@@ -7,13 +10,26 @@ export type Availability =
   | { available: false; note: string };
 
 /**
- * Is the image a (possibly cache-restored) receipt names really usable here? Pushed images
- * must be in the registry under their content tag; local ones in the image store, or pullable
- * by the digest the receipt recorded. Never trusts the receipt alone.
+ * Is the image a (possibly cache-restored) receipt names really usable here? The receipt must
+ * name the reference `expected` (recomputed from today's settings and content hash); pushed
+ * images must be in the registry under their content tag with the receipt's digest; local ones
+ * in the image store, or pullable by the digest the receipt recorded. Never trusts the receipt alone.
  */
-export async function checkAvailability(receipt: ImageReceipt, engine: DockerEngine, settings: ImageSettings): Promise<Availability> {
+export async function checkAvailability(
+  receipt: ImageReceipt,
+  engine: DockerEngine,
+  settings: ImageSettings,
+  expected?: { ref: string }
+): Promise<Availability> {
+  // A receipt restored from a (remote) cache must name what today's settings and inputs make.
+  if (expected && receipt.ref !== expected.ref) {
+    return { available: false, note: `the receipt names ${receipt.ref}, but today's settings and inputs make ${expected.ref}` };
+  }
   if (settings.push) {
     const remote = await engine.remoteState(receipt.ref);
+    if (remote.state === 'present' && receipt.digest && remote.digest && remote.digest !== receipt.digest) {
+      return { available: false, note: `the registry serves ${remote.digest} under ${receipt.ref}, not ${receipt.digest} as the receipt says` };
+    }
     if (remote.state === 'present') {
       return { available: true, receipt: { ...receipt, digest: remote.digest ?? receipt.digest }, outcome: 'reused', note: `${receipt.ref} is in the registry` };
     }
@@ -96,4 +112,16 @@ export async function applyTags(receipt: ImageReceipt, settings: ImageSettings, 
 
 function shortId(imageId: string): string {
   return imageId.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** The reference a service's receipt must name today: its settings, image name and content tag (platform included). */
+export function expectedServiceRef(input: {
+  project: string;
+  image?: string;
+  settings: ImageSettings;
+  inputHash: string;
+  engine: DockerEngine;
+}): { image: string; ref: string } {
+  const contentTag = serviceContentTag(input.inputHash, targetPlatform(input.settings, input.engine));
+  return serviceImageRef({ ...input.settings, project: input.project, image: input.image, contentTag });
 }

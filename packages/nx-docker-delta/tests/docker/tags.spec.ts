@@ -8,7 +8,8 @@
  * revert to A. The revert is an Nx cache hit and must move `latest`/`staging` back to A, in the
  * registry (asserted by digest) and in the local image store (by image ID). Then the registry
  * loses A while the local content tag points at B: only A's own image may go back. Then a
- * receipt naming another registry is not trusted: the image is rebuilt.
+ * receipt naming another registry is not trusted: the image is rebuilt. Last, the platform:
+ * the daemon's is hashed when none is set, so naming that same platform reuses the base.
  *
  * Every image carries a unique namespace (NS) and cleanup removes only those.
  */
@@ -127,5 +128,31 @@ describeDocker(`moving tags and verified receipts on a real Docker engine (${MOD
       expect(await registryImageId(remote(SVC_REPO), tag)).toBe(a.svc.imageId);
     }
     expect(inspectImage(a.svc.ref)?.Id).toBe(a.svc.imageId);
+  });
+
+  it('a receipt naming another registry is not trusted: the image is rebuilt where today\'s settings say', async () => {
+    const good = ws.readJson(SVC_RECEIPT);
+    const elsewhere = good.ref.replace(`${REGISTRY}/`, '127.0.0.1:1/');
+    ws.write({ [SVC_RECEIPT]: JSON.stringify({ ...good, ref: elsewhere, image: good.image.replace(`${REGISTRY}/`, '127.0.0.1:1/') }, null, 2) });
+
+    // Only the verify step runs: it meets the receipt as a cache would have restored it.
+    const r = ok(await ws.nx(['run', `${SVC}:docker-build`, '--exclude-task-dependencies', STREAM], { env: PUSH_ENV }));
+    expect(projectLines(r.output, SVC).join('\n')).toContain(`the receipt names ${elsewhere}, but today's settings and inputs make ${good.ref} — rebuilding it.`);
+    const rebuilt = ws.readJson(SVC_RECEIPT);
+    expect(rebuilt).toMatchObject({ ref: good.ref, outcome: 'rebuilt', pushed: true });
+    expect(await manifestDigest(remote(SVC_REPO), 'latest')).toBe(rebuilt.digest);
+  });
+
+  it('the platform is in every content hash: the daemon\'s when none is set, so setting that same platform reuses the base', async () => {
+    const platform = dockerOrThrow(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']).trim();
+    const before = { svc: ws.readJson(SVC_RECEIPT), base: ws.readJson(BASE_RECEIPT) };
+    expect(before.svc.platform).toBe(platform);
+    expect(before.base.platform).toBe(platform);
+
+    const r = ok(await ws.nx(['run', `${SVC}:docker-build`, STREAM], { env: { ...PUSH_ENV, NX_DOCKER_PLATFORM: platform } }));
+    expect(linesWith(r.output, /Building base/)).toEqual([]);
+    expect(ws.readJson(BASE_RECEIPT).ref).toBe(before.base.ref);
+    expect(ws.readJson(SVC_RECEIPT).platform).toBe(platform);
+
   });
 });

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { BuildInputError } from '../../builds/base';
 import { ServiceOptions, buildService, writeReceipt } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
-import { applyTags, checkAvailability } from '../../builds/verify';
+import { applyTags, checkAvailability, expectedServiceRef } from '../../builds/verify';
 import { readGitInfo } from '../../engine/git';
 import { isReceipt, summaryLine } from '../../planning/receipt';
 import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../../planning/targets';
 import { readJsonIfExists } from '../../utils/fs';
-import { engineFor, runReported, workspaceBases } from '../shared/context';
+import { engineFor, runReported, taskHash, workspaceBases } from '../shared/context';
 import type { VerifyExecutorSchema } from './schema';
 
 /**
@@ -45,7 +45,9 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...
         throw new BuildInputError(`No receipt at ${serviceReceiptPath(config.root)} — run nx run ${project}:${targetName} first.`);
       }
       const engine = await engineFor(settings.dockerBin);
-      const availability = await checkAvailability(receipt, engine, settings);
+      const inputHash = taskHash(context, targetName) ?? receipt.inputHash;
+      const expected = expectedServiceRef({ project, image: targetOptions.image, settings, inputHash, engine });
+      const availability = await checkAvailability(receipt, engine, settings, expected);
       if (!availability.available) {
         log(`${project}: ${availability.note} — rebuilding it.`);
         const rebuilt = await buildService(targetOptions as ServiceOptions, {
@@ -56,7 +58,7 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...
           engine,
           settings,
           bases: workspaceBases(context),
-          inputHash: receipt.inputHash,
+          inputHash,
           log,
           signal,
           git,
