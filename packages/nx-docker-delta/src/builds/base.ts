@@ -10,6 +10,8 @@ import { BaseSpec, baseReceiptPath, baseRepository } from '../planning/targets';
 import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtomic } from '../utils/fs';
 import { layerCache } from './cache';
 import { withLock } from './lock';
+import { pointTags } from './verify';
+import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
 
 export class BuildInputError extends Error {}
@@ -24,7 +26,7 @@ export interface BaseContext {
 }
 
 /** The content-addressed reference of a base, computed from exactly its inputs. */
-export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' | 'settings'>) {
+export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' | 'settings'> & { platform?: string }) {
   const dockerfilePath = join(ctx.workspaceRoot, spec.dockerfile);
   if (!existsSync(dockerfilePath)) {
     throw new BuildInputError(`Base Dockerfile ${spec.dockerfile} does not exist — restore it or remove the base "${spec.name}".`);
@@ -45,7 +47,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
     }
   });
   const buildArgs = spec.buildArgs ?? {};
-  const hash = baseContentHash({ dockerfileText: text, files, buildArgs, target: spec.target, platform: ctx.settings.platform });
+  const hash = baseContentHash({ dockerfileText: text, files, buildArgs, target: spec.target, platform: ctx.platform ?? ctx.settings.platform });
   const image = qualify(baseRepository(spec.name, ctx.settings.imagePrefix), ctx.settings.registry);
   assertImageName(image, `base image name for "${spec.name}"`);
   const tag = contentTag(hash);
@@ -58,7 +60,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
  * parallel services waiting for the same base never build it twice.
  */
 export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
-  const plan = planBase(spec, ctx);
+  const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine) });
   const lock = join(ctx.workspaceRoot, '.nx-docker-delta', 'locks', `${spec.name}-${plan.tag}`);
   return withLock(lock, async () => {
     const started = Date.now();
@@ -76,7 +78,7 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       steps: { total: 0, run: 0, cached: 0 },
       durationMs: Date.now() - started,
       builder: engine.client.mode,
-      platform: settings.platform,
+      platform: targetPlatform(settings, engine),
       ...partial,
     });
 
@@ -86,8 +88,9 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       if (settings.push) {
         const remote = await engine.remoteState(plan.ref);
         digest = remote.state === 'present' ? remote.digest : await engine.push(plan.ref, { signal: ctx.signal });
-        if (remote.state !== 'present') await engine.push(`${plan.image}:latest`, { signal: ctx.signal }).catch(() => undefined);
       }
+      // `latest` follows this commit's base even when nothing was built (a revert moves it back).
+      await pointTags({ image: plan.image, contentTag: plan.tag, imageId: local.id, digest }, ['latest'], { engine, push: settings.push });
       ctx.log(`Base ${spec.name} is up to date (${plan.ref} is in the local image store) — not rebuilt.`);
       const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
       if (receiptStillTrue(current, { ref: plan.ref, imageId: local.id, pushed: settings.push, digest })) return current;
@@ -98,7 +101,10 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       if (remote.state === 'present' && (await engine.pull(plan.ref, { signal: ctx.signal }))) {
         local = await engine.inspectImage(plan.ref);
         if (local) {
-          await engine.tag(plan.ref, `${plan.image}:latest`);
+          await pointTags({ image: plan.image, contentTag: plan.tag, imageId: local.id, digest: remote.digest }, ['latest'], {
+            engine,
+            push: settings.push,
+          });
           ctx.log(`Base ${spec.name} pulled from the registry (${plan.ref}) — not rebuilt.`);
           return write(receipt({ imageId: local.id, outcome: 'pulled', sizeBytes: local.size, digest: remote.digest }));
         }

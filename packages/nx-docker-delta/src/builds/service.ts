@@ -7,12 +7,14 @@ import { DockerEngine } from '../engine/docker';
 import type { GitInfo } from '../engine/git';
 import { pingRegistry } from '../engine/registry';
 import { readDockerfileFacts } from '../planning/dockerfile';
-import { assertImageName, assertTag, qualify, sanitizeRepository, sanitizeTag } from '../planning/image-ref';
+import { serviceContentTag } from '../planning/hash';
+import { assertImageName, sanitizeRepository, serviceImageRef } from '../planning/image-ref';
 import { ImageReceipt, summaryLine } from '../planning/receipt';
 import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
+import { targetPlatform } from './settings';
 import type { ImageOptions, ImageSettings } from './settings';
 
 /** Options of the service executor (schema.json is the source of truth). */
@@ -71,11 +73,15 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   const fromRoot = (contextOption === '.' || contextOption === '') && ctx.projectRoot !== '.';
 
   const repository = options.image ?? `${settings.imagePrefix}${sanitizeRepository(ctx.project)}${options.variant ? `-${options.variant}` : ''}`;
-  const image = qualify(repository, settings.registry);
+  const platform = targetPlatform(settings, engine);
+  const { image, ref } = serviceImageRef({
+    ...settings,
+    project: ctx.project,
+    image: options.image,
+    variant: options.variant,
+    contentTag: serviceContentTag(ctx.inputHash, platform),
+  });
   assertImageName(image, `image name of ${ctx.project}`);
-  const contentTag = `nx-${sanitizeTag(ctx.inputHash).slice(0, 40)}`;
-  assertTag(contentTag);
-  const ref = `${image}:${contentTag}`;
   const tags = [ref, ...settings.tags.map((t) => `${image}:${t}`)];
   if (settings.push) await pingRegistry(settings.registry as string);
 
@@ -183,7 +189,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     sizeBytes: info?.size ?? 0,
     durationMs: Date.now() - started,
     builder: engine.client.mode,
-    platform: settings.platform,
+    platform,
     outcome: ctx.outcome ?? 'built',
   };
   writeReceipt(workspaceRoot, ctx.projectRoot, receipt, options.variant);

@@ -85,3 +85,8 @@ function assertPrefix(prefix: string, message: string): void {
     throw new SettingsError(message);
   }
 }
+
+/** The platform images are built for: the configured one, else the daemon's own (`linux/amd64`). */
+export function targetPlatform(settings: Pick<ImageSettings, 'platform'>, engine: { client: { platform?: string } }): string | undefined {
+  return settings.platform ?? engine.client.platform;
+}

@@ -13,7 +13,7 @@ describe('probeDocker', () => {
 
   function fakeDocker(name: string, o: { client: string; server?: string; buildx: boolean }): string {
     const bin = join(dir, name);
-    const info = JSON.stringify({ Client: { Version: o.client }, Server: o.server ? { Version: o.server } : null });
+    const info = JSON.stringify({ Client: { Version: o.client }, Server: o.server ? { Version: o.server, Os: 'linux', Arch: 'arm64' } : null });
     writeFileSync(
       bin,
       [
@@ -35,7 +35,7 @@ describe('probeDocker', () => {
     ['a 20.10 client without buildx (BuildKit built in)', { client: '20.10.24+dfsg1', server: '20.10.24+dfsg1', buildx: false }, 'buildkit'],
   ])('uses %s', async (_what, spec, mode) => {
     const bin = fakeDocker(`docker-${mode}`, spec);
-    await expect(probeDocker({ bin })).resolves.toMatchObject({ bin, mode, clientVersion: spec.client, serverVersion: spec.server });
+    await expect(probeDocker({ bin })).resolves.toMatchObject({ bin, mode, clientVersion: spec.client, serverVersion: spec.server, platform: 'linux/arm64' });
   });
 
   test('rejects a new client without buildx with a sentence that names the fix', async () => {

@@ -9,7 +9,7 @@ import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import type { SmokeObservation } from '../planning/smoke';
 import { run, RunOptions } from './process';
-import { headManifest, ManifestState } from './registry';
+import { headManifest, ManifestState, retag } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
 export interface DockerClient {
@@ -17,6 +17,8 @@ export interface DockerClient {
   mode: BuilderMode;
   clientVersion: string;
   serverVersion: string;
+  /** The daemon's own platform (`linux/amd64`): what it builds when no platform is set. */
+  platform?: string;
 }
 
 export class DockerError extends Error {
@@ -63,7 +65,7 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
       rejected.push(`${bin} (cannot be executed)`);
       continue;
     }
-    let info: { Client?: { Version?: string }; Server?: { Version?: string } | null } = {};
+    let info: { Client?: { Version?: string }; Server?: { Version?: string; Os?: string; Arch?: string } | null } = {};
     try {
       info = JSON.parse(result.stdout.trim().split('\n')[0] || '{}');
     } catch {
@@ -76,12 +78,13 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
         `Docker daemon not reachable at ${host} — start Docker or set DOCKER_HOST (${bin}: ${lastLine(result.stderr) || 'no answer'}).`
       );
     }
+    const platform = info.Server.Os && info.Server.Arch ? `${info.Server.Os}/${info.Server.Arch}` : undefined;
     if (buildx?.code === 0) {
-      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version };
+      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform };
     }
     const clientMajor = safeMajor(clientVersion);
     if (clientMajor !== undefined && clientMajor < 23 && clientMajor >= 18) {
-      return { bin, mode: 'buildkit', clientVersion, serverVersion: info.Server.Version };
+      return { bin, mode: 'buildkit', clientVersion, serverVersion: info.Server.Version, platform };
     }
     rejected.push(`${bin} (client ${clientVersion || 'unknown'}, no buildx)`);
   }
@@ -250,6 +253,26 @@ export class DockerEngine {
     } finally {
       await this.docker(['rm', '--force', id]);
     }
+  }
+
+  /**
+   * Makes the registry tag `<image>:<tag>` serve the image a receipt names and returns the digest
+   * it now serves: by the registry API from `digest` (no layers move), else — a registry that
+   * wants credentials only the docker client has, or no digest known — by pushing the local
+   * image whose ID is `imageId`. Never pushes whatever the local tag happens to point at.
+   */
+  async pointRegistryTag(target: { image: string; tag: string; digest?: string; imageId: string }): Promise<string> {
+    const ref = `${target.image}:${target.tag}`;
+    const viaApi = target.digest ? await retag(`${target.image}@${target.digest}`, target.tag) : { ok: false as const, reason: 'no digest recorded' };
+    if (viaApi.ok) return viaApi.digest;
+    if (!(await this.inspectImage(target.imageId))) {
+      const registry = parseImageRef(ref).registry ?? 'the registry';
+      throw new DockerError(
+        `Cannot point ${ref} at ${target.digest ?? target.imageId}: ${viaApi.reason} and the image is not in the local image store — log in (docker login ${registry}) or run with --skip-nx-cache to rebuild it.`
+      );
+    }
+    await this.tag(target.imageId, ref);
+    return this.push(ref);
   }
 
   /** Does the registry hold `ref`? Falls back to the docker client's credentials when HTTP can't tell. */

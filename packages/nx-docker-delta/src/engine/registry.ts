@@ -48,9 +48,9 @@ export async function pingRegistry(registry: string, timeoutMs = 5_000): Promise
   await request(`${registryBaseUrl(registry)}/v2/`, 'GET', {}, timeoutMs, registry);
 }
 
-async function request(url: string, method: string, headers: Record<string, string>, timeoutMs: number, registry: string) {
+async function request(url: string, method: string, headers: Record<string, string>, timeoutMs: number, registry: string, body?: Uint8Array) {
   try {
-    return await fetch(url, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
+    return await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
     throw new RegistryUnreachableError(
@@ -74,4 +74,40 @@ async function anonymousToken(challenge: string | null, timeoutMs: number): Prom
   } catch {
     return undefined;
   }
+}
+
+export type RetagResult = { ok: true; digest: string } | { ok: false; reason: string };
+
+/**
+ * Points `<name>:<tag>` at the manifest `source` (`<name>@sha256:…`) names, moving no layers:
+ * GET the manifest by digest and PUT the same bytes under the tag — what `crane tag` does. The
+ * tag then serves exactly the receipt's digest, never whatever a local tag happens to be.
+ * Answers `ok: false` (the caller may fall back to the docker client) when the registry wants
+ * credentials this client does not have.
+ */
+export async function retag(source: string, tag: string, timeoutMs = 30_000): Promise<RetagResult> {
+  const { registry, repository, digest } = parseImageRef(source);
+  if (!registry || !digest) return { ok: false, reason: `${source} names no registry or digest` };
+  const path = registry.includes('/') ? `${registry.split('/').slice(1).join('/')}/${repository}` : repository;
+  const base = `${registryBaseUrl(registry)}/v2/${path}/manifests`;
+  const call = async (url: string, method: string, headers: Record<string, string>, body?: Uint8Array) => {
+    const send = (extra: Record<string, string> = {}) => request(url, method, { ...headers, ...extra }, timeoutMs, registry, body);
+    let response = await send();
+    if (response.status === 401) {
+      const token = await anonymousToken(response.headers.get('www-authenticate'), timeoutMs);
+      if (token) response = await send({ Authorization: `Bearer ${token}` });
+    }
+    return response;
+  };
+  const got = await call(`${base}/${digest}`, 'GET', { Accept: MANIFEST_TYPES });
+  if (got.status === 401 || got.status === 403) return { ok: false, reason: `registry answered HTTP ${got.status} (credentials needed)` };
+  if (got.status !== 200) return { ok: false, reason: `GET ${source} answered HTTP ${got.status}` };
+  const manifest = new Uint8Array(await got.arrayBuffer());
+  const type = got.headers.get('content-type') ?? 'application/vnd.docker.distribution.manifest.v2+json';
+  const put = await call(`${base}/${tag}`, 'PUT', { 'Content-Type': type }, manifest);
+  if (put.status === 401 || put.status === 403) return { ok: false, reason: `registry answered HTTP ${put.status} (credentials needed)` };
+  if (put.status !== 201 && put.status !== 200) return { ok: false, reason: `PUT ${tag} answered HTTP ${put.status}` };
+  const now = await headManifest(`${registry}/${repository}:${tag}`, timeoutMs);
+  if (now.state !== 'present' || !now.digest) return { ok: false, reason: `the registry reports no digest for ${tag} after tagging it` };
+  return { ok: true, digest: now.digest };
 }

@@ -1,4 +1,4 @@
-import { BaseHashInput, HashedFile, baseContentHash, contentTag } from './hash';
+import { BaseHashInput, HashedFile, baseContentHash, contentTag, serviceContentTag } from './hash';
 
 const sha = (c: string) => c.repeat(64);
 const DOCKERFILE = 'FROM nxdd-test/node:20\nWORKDIR /app\nCOPY package.json package-lock.json ./\nRUN npm ci\n';
@@ -101,5 +101,21 @@ describe('contentTag', () => {
   it('is the first 16 hex characters, with an optional prefix', () => {
     expect(contentTag(REFERENCE)).toBe(REFERENCE.slice(0, 16));
     expect(contentTag(REFERENCE, 'h-')).toBe(`h-${REFERENCE.slice(0, 16)}`);
+  });
+});
+
+describe('serviceContentTag', () => {
+  const TASK = '13302309593297570777';
+  it('is a valid tag of the inputs and the platform, the same every time', () => {
+    expect(serviceContentTag(TASK, 'linux/amd64')).toMatch(/^nx-[0-9a-f]{32}$/);
+    expect(serviceContentTag(TASK, 'linux/amd64')).toBe(serviceContentTag(TASK, 'linux/amd64'));
+  });
+
+  test.each([
+    ['another platform', TASK, 'linux/arm64'],
+    ['no platform', TASK, undefined],
+    ['other inputs', '98765', 'linux/amd64'],
+  ])('changes with %s: an arm64 and an amd64 machine never share a tag', (_what, hash, platform) => {
+    expect(serviceContentTag(hash, platform)).not.toBe(serviceContentTag(TASK, 'linux/amd64'));
   });
 });

@@ -39,3 +39,13 @@ export function baseContentHash(input: BaseHashInput): string {
 export function contentTag(hash: string, prefix = ''): string {
   return `${prefix}${hash.slice(0, 16)}`;
 }
+
+/**
+ * Content tag of a service image: the Nx task hash of its inputs plus the platform it is built
+ * for (the daemon's when none is set), so an arm64 and an amd64 machine never share a tag.
+ */
+export function serviceContentTag(inputHash: string, platform: string | undefined): string {
+  const hash = createHash('sha256');
+  hash.update(`nx-docker-delta/service/1\0${inputHash}\0${platform ?? ''}\0`);
+  return `nx-${hash.digest('hex').slice(0, 32)}`;
+}

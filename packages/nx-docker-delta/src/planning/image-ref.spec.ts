@@ -8,6 +8,7 @@ import {
   qualify,
   sanitizeRepository,
   sanitizeTag,
+  serviceImageRef,
 } from './image-ref';
 
 const DIGEST = 'sha256:' + 'a'.repeat(64);
@@ -143,5 +144,15 @@ describe('qualify', () => {
     ['acme/node-base', 'europe-docker.pkg.dev/acme/images', 'europe-docker.pkg.dev/acme/images/acme/node-base'],
   ])('%s on %s → %s', (repository, registry, expected) => {
     expect(qualify(repository, registry)).toBe(expected);
+  });
+});
+
+describe('serviceImageRef', () => {
+  test.each([
+    ['the project name, sanitized', { project: '@acme/api', imagePrefix: '' }, 'acme-api:nx-1'],
+    ['with a prefix and a registry path', { project: 'api', imagePrefix: 'team/', registry: '127.0.0.1:5000/ns' }, '127.0.0.1:5000/ns/team/api:nx-1'],
+    ['the image option instead of the project name', { project: 'api', image: 'custom/img', imagePrefix: 'team/', registry: 'r.example:443' }, 'r.example:443/custom/img:nx-1'],
+  ])('%s', (_what, input, ref) => {
+    expect(serviceImageRef({ ...input, contentTag: 'nx-1' }).ref).toBe(ref);
   });
 });

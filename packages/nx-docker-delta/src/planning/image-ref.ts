@@ -92,3 +92,20 @@ export function qualify(repository: string, registry?: string): string {
   if (!registry) return repository;
   return `${registry.replace(/\/+$/, '')}/${repository}`;
 }
+
+/** Where a service image goes, computed from today's settings and its content tag. */
+export function serviceImageRef(input: {
+  project: string;
+  image?: string;
+  /** Suffix of a project's further images (`docker-service-<variant>` targets). */
+  variant?: string;
+  imagePrefix: string;
+  registry?: string;
+  contentTag: string;
+}): {
+  image: string;
+  ref: string;
+} {
+  const image = qualify(input.image ?? `${input.imagePrefix}${sanitizeRepository(input.project)}${input.variant ? `-${input.variant}` : ''}`, input.registry);
+  return { image, ref: `${image}:${input.contentTag}` };
+}

@@ -4,12 +4,12 @@ import { BuildInputError } from '../../builds/base';
 import { ServiceOptions, buildService, writeReceipt } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
 import { checkStart } from '../../builds/smoke';
-import { applyTags, checkAvailability } from '../../builds/verify';
+import { applyTags, checkAvailability, expectedServiceRef } from '../../builds/verify';
 import { readGitInfo } from '../../engine/git';
 import { isReceipt, summaryLine } from '../../planning/receipt';
 import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../../planning/targets';
 import { readJsonIfExists } from '../../utils/fs';
-import { engineFor, runReported, workspaceBases } from '../shared/context';
+import { engineFor, runReported, taskHash, workspaceBases } from '../shared/context';
 import type { VerifyExecutorSchema } from './schema';
 
 /**
@@ -48,7 +48,9 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
         throw new BuildInputError(`No receipt at ${receiptPath} — run nx run ${project}:${targetName} first.`);
       }
       const engine = await engineFor(settings.dockerBin);
-      const availability = await checkAvailability(receipt, engine, settings);
+      const inputHash = taskHash(context, targetName) ?? receipt.inputHash;
+      const expected = expectedServiceRef({ project, image: targetOptions.image, variant, settings, inputHash, engine });
+      const availability = await checkAvailability(receipt, engine, settings, expected);
       if (!availability.available) {
         log(`${project}: ${availability.note} — rebuilding it.`);
         const rebuilt = await buildService(targetOptions as ServiceOptions, {
@@ -59,7 +61,7 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
           engine,
           settings,
           bases: workspaceBases(context),
-          inputHash: receipt.inputHash,
+          inputHash,
           log,
           signal,
           git,
