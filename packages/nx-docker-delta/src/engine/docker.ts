@@ -7,7 +7,7 @@ import { BuildPlan, BuilderMode, buildArgv } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import { run, RunOptions } from './process';
-import { headManifest, ManifestState } from './registry';
+import { ManifestState, RegistryClient, RegistryError } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
 export interface DockerClient {
@@ -97,7 +97,11 @@ export interface ImageInfo {
 
 /** Talks to one docker client. The only place in the plugin that runs docker. */
 export class DockerEngine {
-  constructor(readonly client: DockerClient) {}
+  constructor(
+    readonly client: DockerClient,
+    /** Talks to registries with the same credentials, CAs and proxies as this docker client. */
+    readonly registry: RegistryClient = new RegistryClient({ env: process.env })
+  ) {}
 
   private docker(args: string[], options: RunOptions = {}) {
     return run(this.client.bin, args, options);
@@ -198,12 +202,15 @@ export class DockerEngine {
     return result.code === 0;
   }
 
-  /** Does the registry hold `ref`? Falls back to the docker client's credentials when HTTP can't tell. */
-  async remoteState(ref: string): Promise<ManifestState> {
-    const state = await headManifest(ref);
-    if (state.state !== 'unknown') return state;
-    const result = await this.docker(['manifest', 'inspect', ref], { env: { DOCKER_CLI_EXPERIMENTAL: 'enabled' } });
-    return result.code === 0 ? { state: 'present' } : state;
+  /**
+   * Does the registry hold `ref`, and under which digest? A registry that cannot be asked
+   * (network, TLS, credentials) throws its sentence, unless `optional` (the caller has a
+   * fallback): then the answer is `unknown` with that sentence.
+   */
+  async remoteState(ref: string, options: { optional?: boolean } = {}): Promise<ManifestState> {
+    const state = await this.registry.headManifest(ref);
+    if (state.state === 'unknown' && !options.optional) throw new RegistryError(state.reason);
+    return state;
   }
 }
 
