@@ -10,6 +10,7 @@ import {
   isInsecure,
   locate,
   parseChallenge,
+  proxyFor,
   sha256,
 } from './registry';
 
@@ -116,4 +117,28 @@ describe('parseChallenge', () => {
 
 it('sha256 is the digest form registries use', () => {
   expect(sha256(Buffer.from(''))).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+});
+
+describe('proxyFor: HTTP(S)_PROXY and NO_PROXY as curl reads them', () => {
+  const P = 'http://proxy.lan:3128';
+  test.each<[string, NodeJS.ProcessEnv, string | undefined]>([
+    ['https://ghcr.io', { HTTPS_PROXY: P }, P],
+    ['https://ghcr.io', { https_proxy: P }, P],
+    ['https://ghcr.io', { HTTP_PROXY: P }, undefined],
+    ['http://registry.lan:5000', { HTTP_PROXY: P }, P],
+    ['https://ghcr.io', { HTTPS_PROXY: P, NO_PROXY: '*' }, undefined],
+    ['https://ghcr.io', { HTTPS_PROXY: P, NO_PROXY: 'ghcr.io' }, undefined],
+    ['https://pkg.ghcr.io', { HTTPS_PROXY: P, NO_PROXY: 'ghcr.io' }, undefined],
+    ['https://pkg.ghcr.io', { HTTPS_PROXY: P, no_proxy: '.ghcr.io' }, undefined],
+    ['https://pkg.ghcr.io', { HTTPS_PROXY: P, NO_PROXY: '*.ghcr.io' }, undefined],
+    ['https://notghcr.io', { HTTPS_PROXY: P, NO_PROXY: 'ghcr.io' }, P],
+    ['https://registry.lan:5000', { HTTPS_PROXY: P, NO_PROXY: 'registry.lan:5000' }, undefined],
+    ['https://registry.lan:5001', { HTTPS_PROXY: P, NO_PROXY: 'registry.lan:5000' }, P],
+    ['https://ghcr.io', { HTTPS_PROXY: P, NO_PROXY: 'ghcr.io:443' }, undefined],
+    ['http://127.0.0.1:5000', { HTTP_PROXY: P, NO_PROXY: 'localhost, 127.0.0.1' }, undefined],
+    // Like curl (and unlike Go programs), loopback goes through the proxy unless NO_PROXY lists it.
+    ['http://127.0.0.1:5000', { HTTP_PROXY: P }, P],
+  ])('%s with %j → %s', (origin, env, expected) => {
+    expect(proxyFor(origin, env)).toBe(expected);
+  });
 });

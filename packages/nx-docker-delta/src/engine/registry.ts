@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { Agent, Dispatcher, ProxyAgent, request } from 'undici';
 import { parseImageRef } from '../planning/image-ref';
 import { run } from './process';
 
@@ -491,7 +491,7 @@ export class RegistryClient {
       tls.ca.length > 0 || !insecure ? [{ base: `https://${host}`, verify: true }] : [{ base: `https://${host}`, verify: false }, { base: `http://${host}`, verify: false }];
     let lastError: RegistryError | undefined;
     for (const candidate of candidates) {
-      const dispatcher = this.dispatcher(host, candidate.verify);
+      const dispatcher = this.dispatcher(candidate.base, candidate.verify);
       try {
         const reply = await this.raw(`${candidate.base}/v2/`, 'GET', {}, undefined, dispatcher);
         return { base: candidate.base, dispatcher, challenge: reply.status === 401 ? parseChallenge(reply.headers['www-authenticate']) : undefined };
@@ -502,9 +502,10 @@ export class RegistryClient {
     throw lastError as RegistryError;
   }
 
-  /** One undici dispatcher per host and trust mode; it applies HTTP(S)_PROXY / NO_PROXY from the env given. */
-  private dispatcher(host: string, verify: boolean): Dispatcher {
-    const key = `${host}|${verify}`;
+  /** One undici dispatcher per origin and trust mode, through the proxy HTTP(S)_PROXY / NO_PROXY name for it. */
+  private dispatcher(origin: string, verify: boolean): Dispatcher {
+    const host = new URL(origin).host;
+    const key = `${origin}|${verify}`;
     let dispatcher = this.dispatchers.get(key);
     if (!dispatcher) {
       const files = this.tlsFiles(host);
@@ -515,17 +516,8 @@ export class RegistryClient {
         ...(verify ? { ca: [...rootCertificates, ...read(systemBundle(this.env)), ...read(files.ca)] } : {}),
         ...(files.cert && files.key ? { cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') } : {}),
       };
-      const env = this.env;
-      // `requestTls` is the TLS to the registry through a proxy's CONNECT tunnel (undici's ProxyAgent
-      // reads it from the options EnvHttpProxyAgent passes on; its types do not list it).
-      const options = {
-        httpProxy: env.http_proxy ?? env.HTTP_PROXY ?? '',
-        httpsProxy: env.https_proxy ?? env.HTTPS_PROXY ?? '',
-        noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
-        connect: tls,
-        requestTls: tls,
-      };
-      dispatcher = new EnvHttpProxyAgent(options);
+      const proxy = proxyFor(origin, this.env);
+      dispatcher = proxy ? new ProxyAgent({ uri: proxy, requestTls: tls }) : new Agent({ connect: tls });
       this.dispatchers.set(key, dispatcher);
     }
     return dispatcher;
@@ -562,7 +554,7 @@ export class RegistryClient {
       const verify = !(current.protocol === 'https:' && this.tlsFiles(host).ca.length === 0 && isInsecure(host, this.insecure));
       let reply: Reply;
       try {
-        reply = await this.raw(current.toString(), method, currentHeaders, body, this.dispatcher(host, verify));
+        reply = await this.raw(current.toString(), method, currentHeaders, body, this.dispatcher(current.origin, verify));
       } catch (error) {
         throw this.networkError(error, current.toString(), loc.registry, host, this.tlsFiles(host).ca, what);
       }
@@ -625,6 +617,28 @@ export class RegistryClient {
     const detail = lastLine(reply.body.toString('utf8')).slice(0, 200);
     return new RegistryError(`Registry ${loc.registry} answered ${what} on ${name} with HTTP ${reply.status}${detail ? ` (${detail})` : ''} — check the registry's logs, then retry.`);
   }
+}
+
+/**
+ * The proxy for `origin` (`https://host:port`): HTTPS_PROXY / HTTP_PROXY (either case), unless
+ * NO_PROXY names the host — `*`, `host`, `host:port`, `.domain` or `domain` (subdomains too), as
+ * curl reads it. Loopback is proxied unless listed, like curl and unlike Go programs. Pure.
+ */
+export function proxyFor(origin: string, env: NodeJS.ProcessEnv): string | undefined {
+  const url = new URL(origin);
+  const proxy = url.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
+  if (!proxy) return undefined;
+  const hostname = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const entries = (env.NO_PROXY ?? env.no_proxy ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const raw of entries) {
+    if (raw === '*') return undefined;
+    const m = /^(.*?)(?::(\d+))?$/.exec(raw.toLowerCase().replace(/^\[|\](?=:|$)/g, '')) as RegExpExecArray;
+    const [entryHost, entryPort] = [m[1].replace(/^\*?\./, ''), m[2]];
+    if (entryPort && entryPort !== port) continue;
+    if (hostname === entryHost || hostname.endsWith(`.${entryHost}`)) return undefined;
+  }
+  return proxy;
 }
 
 /** The daemon's `insecure-registries`, when its settings file is readable (missing or unreadable: none). */
