@@ -27,7 +27,15 @@ export type ManifestState =
   | { state: 'unknown'; reason: string };
 
 /** Every registry failure: one sentence naming the registry, what was tried and the fix. */
-export class RegistryError extends Error {}
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    /** The registry's TLS certificate failed verification. */
+    readonly untrusted = false
+  ) {
+    super(message);
+  }
+}
 
 /** Docker Hub: the name users write, the host the API lives on, the key its credentials are stored under. */
 export const DOCKER_HUB = {
@@ -470,9 +478,9 @@ export class RegistryClient {
   }
 
   /**
-   * Which scheme and TLS settings reach `host`. With a CA in certs.d: verified HTTPS with it.
-   * Insecure (loopback, insecureRegistries, the daemon's insecure-registries): HTTPS without
-   * verification, then plain HTTP — the daemon's order. Else verified HTTPS only.
+   * Which scheme and TLS settings reach `host`. Insecure (loopback, insecureRegistries, the
+   * daemon's insecure-registries): HTTPS, then plain HTTP — the daemon's order — with TLS
+   * unverified unless certs.d has a CA for the host. Else verified HTTPS only.
    */
   private endpoint(host: string, registry: string): Promise<Endpoint> {
     let found = this.endpoints.get(host);
@@ -487,8 +495,8 @@ export class RegistryClient {
   private async discover(host: string, registry: string): Promise<Endpoint> {
     const tls = this.tlsFiles(host);
     const insecure = isInsecure(host, this.insecure);
-    const candidates: Array<{ base: string; verify: boolean }> =
-      tls.ca.length > 0 || !insecure ? [{ base: `https://${host}`, verify: true }] : [{ base: `https://${host}`, verify: false }, { base: `http://${host}`, verify: false }];
+    const https = { base: `https://${host}`, verify: !insecure || tls.ca.length > 0 };
+    const candidates = insecure ? [https, { base: `http://${host}`, verify: false }] : [https];
     let lastError: RegistryError | undefined;
     for (const candidate of candidates) {
       const dispatcher = this.dispatcher(candidate.base, candidate.verify);
@@ -497,6 +505,8 @@ export class RegistryClient {
         return { base: candidate.base, dispatcher, challenge: reply.status === 401 ? parseChallenge(reply.headers['www-authenticate']) : undefined };
       } catch (error) {
         lastError = this.networkError(error, `${candidate.base}/v2/`, registry, host, tls.ca);
+        // A certificate that fails verification is an answer, not a reason to drop TLS.
+        if (lastError.untrusted) break;
       }
     }
     throw lastError as RegistryError;
@@ -596,14 +606,17 @@ export class RegistryClient {
       const fix = caFiles.length
         ? `the CA in ${caFiles.join(', ')} does not sign its certificate — replace that file with the registry's CA`
         : `put the registry's CA in ${join(this.certsDirs[0], host)}/ca.crt (or /etc/docker/certs.d/${host}/ca.crt), or list ${host} in insecureRegistries`;
-      return new RegistryError(`${target} presented a TLS certificate that is not trusted (${code}) at ${url} — ${fix}.`);
+      return new RegistryError(`${target} presented a TLS certificate that is not trusted (${code}) at ${url} — ${fix}.`, true);
     }
     if (/TimeoutError|ABORT/i.test(`${code} ${(error as Error).name}`)) {
       return new RegistryError(`${target} did not answer within ${Math.round(this.timeoutMs / 1000)} s at ${url} — check that it is up and HTTP(S)_PROXY / NO_PROXY are right.`);
     }
-    return new RegistryError(
-      `${target} is not reachable at ${url} (${code}) — start it, check HTTP(S)_PROXY / NO_PROXY, list it in insecureRegistries if it speaks plain HTTP, or fix the registry option / NX_DOCKER_REGISTRY.`
-    );
+    if (/EPROTO|wrong version number|ERR_SSL/i.test(`${code} ${message}`)) {
+      return new RegistryError(
+        `${target} did not speak TLS at ${url} (${code}) — if it serves plain HTTP, list ${host} in insecureRegistries (or the daemon's insecure-registries); else check HTTP(S)_PROXY / NO_PROXY.`
+      );
+    }
+    return new RegistryError(`${target} is not reachable at ${url} (${code}) — start it, check HTTP(S)_PROXY / NO_PROXY, or fix the registry option / NX_DOCKER_REGISTRY.`);
   }
 
   private statusError(loc: RegistryLocation, reply: Reply, what: string, action: Action): RegistryError {
