@@ -30,8 +30,8 @@ export type ManifestState =
 export class RegistryError extends Error {
   constructor(
     message: string,
-    /** The registry's TLS certificate failed verification. */
-    readonly untrusted = false
+    /** For connection failures: the far end does not speak TLS (an insecure registry may then be tried over HTTP). */
+    readonly noTls = false
   ) {
     super(message);
   }
@@ -505,8 +505,9 @@ export class RegistryClient {
         return { base: candidate.base, dispatcher, challenge: reply.status === 401 ? parseChallenge(reply.headers['www-authenticate']) : undefined };
       } catch (error) {
         lastError = this.networkError(error, `${candidate.base}/v2/`, registry, host, tls.ca);
-        // A certificate that fails verification is an answer, not a reason to drop TLS.
-        if (lastError.untrusted) break;
+        // Only a server that does not speak TLS is retried over HTTP: an untrusted certificate,
+        // a refused connection or a dead proxy would otherwise end as a confusing HTTP 400.
+        if (!lastError.noTls) break;
       }
     }
     throw lastError as RegistryError;
@@ -606,17 +607,20 @@ export class RegistryClient {
       const fix = caFiles.length
         ? `the CA in ${caFiles.join(', ')} does not sign its certificate — replace that file with the registry's CA`
         : `put the registry's CA in ${join(this.certsDirs[0], host)}/ca.crt (or /etc/docker/certs.d/${host}/ca.crt), or list ${host} in insecureRegistries`;
-      return new RegistryError(`${target} presented a TLS certificate that is not trusted (${code}) at ${url} — ${fix}.`, true);
+      return new RegistryError(`${target} presented a TLS certificate that is not trusted (${code}) at ${url} — ${fix}.`);
     }
     if (/TimeoutError|ABORT/i.test(`${code} ${(error as Error).name}`)) {
       return new RegistryError(`${target} did not answer within ${Math.round(this.timeoutMs / 1000)} s at ${url} — check that it is up and HTTP(S)_PROXY / NO_PROXY are right.`);
     }
     if (/EPROTO|wrong version number|ERR_SSL/i.test(`${code} ${message}`)) {
       return new RegistryError(
-        `${target} did not speak TLS at ${url} (${code}) — if it serves plain HTTP, list ${host} in insecureRegistries (or the daemon's insecure-registries); else check HTTP(S)_PROXY / NO_PROXY.`
+        `${target} did not speak TLS at ${url} (${code}) — if it serves plain HTTP, list ${host} in insecureRegistries (or the daemon's insecure-registries); else check HTTP(S)_PROXY / NO_PROXY.`,
+        true
       );
     }
-    return new RegistryError(`${target} is not reachable at ${url} (${code}) — start it, check HTTP(S)_PROXY / NO_PROXY, or fix the registry option / NX_DOCKER_REGISTRY.`);
+    // A server that drops the TLS hello without answering may be plain HTTP too.
+    const dropped = url.startsWith('https:') && /ECONNRESET|UND_ERR_SOCKET/.test(code);
+    return new RegistryError(`${target} is not reachable at ${url} (${code}) — start it, check HTTP(S)_PROXY / NO_PROXY, or fix the registry option / NX_DOCKER_REGISTRY.`, dropped);
   }
 
   private statusError(loc: RegistryLocation, reply: Reply, what: string, action: Action): RegistryError {

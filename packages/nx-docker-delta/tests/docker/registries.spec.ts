@@ -314,12 +314,14 @@ describeDocker('registries: credentials, TLS, token auth, helpers, proxies, redi
       });
       if (r.code !== 0) throw new Error(`nx run svc:docker-build exited ${r.code}:\n${r.output}`);
       const receipt = ws.readJson('dist/nx-docker-delta/apps/svc/docker-service.json');
-      expect(receipt).toMatchObject({ pushed: true, image: `${TLS}/${NS}/${NS}/svc`, digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) });
+      // The client mode the env gives (DOCKER_CONFIG with the buildx plugin → buildx), kept through the test's DOCKER_CONFIG.
+      const mode = (await dockerAsync(['buildx', 'version'], dc)).status === 0 ? 'buildx' : 'buildkit';
+      expect(receipt).toMatchObject({ builder: mode, pushed: true, image: `${TLS}/${NS}/${NS}/svc`, digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) });
       const registry = client(dc);
       expect(await registry.headManifest(receipt.ref)).toEqual({ state: 'present', digest: receipt.digest });
       const base = ws.readJson('dist/nx-docker-delta/bases/workspace.json');
       expect(await registry.headManifest(base.ref)).toEqual({ state: 'present', digest: base.digest });
-      measured.push(`docker-build --push to TLS + htpasswd registry: ${(r.durationMs / 1000).toFixed(1)}s`);
+      measured.push(`docker-build --push (${mode}) to TLS + htpasswd registry: ${(r.durationMs / 1000).toFixed(1)}s`);
 
       // Logged out: the plugin stops with the client's sentence before building anything.
       const anonymous = dockerConfig('dc-e2e-anonymous', { ca: pki.caCert });
