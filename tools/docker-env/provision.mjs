@@ -48,6 +48,7 @@ export async function provisionDocker({ log, elixir = false } = {}) {
   for (const [name, args] of [
     ['ensure-docker.sh', []],
     ['ensure-registry.sh', []],
+    ['ensure-registry-tools.sh', []],
     ['make-base-images.sh', elixir ? ['--elixir'] : []],
   ]) {
     const result = await script(name, args, log);

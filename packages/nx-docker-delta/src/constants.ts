@@ -45,6 +45,7 @@ export const ENV = {
   platform: 'NX_DOCKER_PLATFORM',
   dockerBin: 'NX_DOCKER_BIN',
   tags: 'NX_DOCKER_TAGS',
+  insecureRegistries: 'NX_DOCKER_INSECURE_REGISTRIES',
 } as const;
 
 /** Comment directive a Dockerfile may carry: `# nx-docker-delta: context=pruned name=node`. */

@@ -20,7 +20,7 @@ export async function layerCache(
   const cacheTo = buildx && settings.cacheRegistry ? `${qualify(target.repository, settings.cacheRegistry)}:buildcache` : undefined;
   const cacheFrom = cacheTo ? [cacheTo] : [];
   const previous = `${target.image}:latest`;
-  const inRegistry = settings.registry !== undefined && (await engine.remoteState(previous)).state === 'present';
+  const inRegistry = settings.registry !== undefined && (await engine.remoteState(previous, { optional: true })).state === 'present';
   // Classic BuildKit also imports inline cache from the local image store (a registry is
   // configured but nothing pushed yet, or the registry lost it).
   if (inRegistry || (!buildx && (await engine.inspectImage(previous)))) cacheFrom.push(previous);

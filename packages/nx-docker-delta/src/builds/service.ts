@@ -5,7 +5,6 @@ import { CONTEXTS_DIR, RECEIPT_SCHEMA_VERSION } from '../constants';
 import { stagePrunedContext } from '../context/pruned-context';
 import { DockerEngine } from '../engine/docker';
 import type { GitInfo } from '../engine/git';
-import { pingRegistry } from '../engine/registry';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { serviceContentTag } from '../planning/hash';
 import { assertImageName, sanitizeRepository, serviceImageRef } from '../planning/image-ref';
@@ -83,7 +82,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   });
   assertImageName(image, `image name of ${ctx.project}`);
   const tags = [ref, ...settings.tags.map((t) => `${image}:${t}`)];
-  if (settings.push) await pingRegistry(settings.registry as string);
+  if (settings.push) await engine.registry.ping(settings.registry as string);
 
   const choice = chooseBase(facts, ctx.bases.map((b) => b.spec), { requested: options.base, imagePrefix: settings.imagePrefix });
   const known = ctx.bases.map((b) => b.spec.name).join(', ') || 'none';

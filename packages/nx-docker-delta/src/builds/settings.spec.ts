@@ -13,6 +13,7 @@ describe('resolveSettings', () => {
       cacheRegistry: undefined,
       dockerBin: undefined,
       imagePrefix: '',
+      insecureRegistries: [],
     });
   });
 
@@ -27,6 +28,7 @@ describe('resolveSettings', () => {
           NX_DOCKER_TAGS: 'main, v1.2.0',
           NX_DOCKER_CACHE_REGISTRY: `${REGISTRY}/cache`,
           NX_DOCKER_BIN: '/usr/bin/docker',
+          NX_DOCKER_INSECURE_REGISTRIES: 'registry.lan:5000, 10.0.0.0/8',
         }
       )
     ).toEqual({
@@ -37,6 +39,7 @@ describe('resolveSettings', () => {
       cacheRegistry: `${REGISTRY}/cache`,
       dockerBin: '/usr/bin/docker',
       imagePrefix: '',
+      insecureRegistries: ['registry.lan:5000', '10.0.0.0/8'],
     });
   });
 
@@ -48,6 +51,7 @@ describe('resolveSettings', () => {
     ['platform', { platform: 'linux/amd64' }, { NX_DOCKER_PLATFORM: 'linux/arm64' }, { platform: 'linux/amd64' }],
     ['cacheRegistry', { cacheRegistry: 'a.io/cache' }, { NX_DOCKER_CACHE_REGISTRY: 'b.io/cache' }, { cacheRegistry: 'a.io/cache' }],
     ['dockerBin', { dockerBin: '/opt/docker' }, { NX_DOCKER_BIN: '/usr/bin/docker' }, { dockerBin: '/opt/docker' }],
+    ['insecureRegistries add to the env ones', { insecureRegistries: ['a.lan:5000'] }, { NX_DOCKER_INSECURE_REGISTRIES: 'b.lan,a.lan:5000' }, { insecureRegistries: ['a.lan:5000', 'b.lan'] }],
     ['empty env values count as unset', {}, { NX_DOCKER_PLATFORM: '', NX_DOCKER_BIN: '', NX_DOCKER_REGISTRY: '  ' }, { platform: undefined, dockerBin: undefined, registry: undefined }],
   ])('option wins over env: %s', (_name, options, env, expected) => {
     expect(resolveSettings(options, env)).toMatchObject(expected);

@@ -25,6 +25,12 @@ export interface ImageOptions extends SmokeOptions {
   dockerBin?: string;
   /** Prefix of image repositories, e.g. `acme/`. */
   imagePrefix?: string;
+  /**
+   * Registries reached over plain HTTP or unverified TLS, as `host[:port]` or IPv4 CIDR, e.g. `["registry.lan:5000"]`.
+   * Loopback always is; the docker daemon's own `insecure-registries` (/etc/docker/daemon.json) count too.
+   * Env: NX_DOCKER_INSECURE_REGISTRIES (comma-separated).
+   */
+  insecureRegistries?: string[];
 }
 
 export interface ImageSettings {
@@ -35,6 +41,7 @@ export interface ImageSettings {
   cacheRegistry?: string;
   dockerBin?: string;
   imagePrefix: string;
+  insecureRegistries: string[];
 }
 
 export class SettingsError extends Error {}
@@ -65,6 +72,9 @@ export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv, g
     cacheRegistry: options.cacheRegistry ?? (env[ENV.cacheRegistry] || undefined),
     dockerBin: options.dockerBin ?? (env[ENV.dockerBin] || undefined),
     imagePrefix,
+    insecureRegistries: [
+      ...new Set([...(options.insecureRegistries ?? []), ...(env[ENV.insecureRegistries] ?? '').split(',')].map((r) => r.trim()).filter(Boolean)),
+    ],
   };
 }
 

@@ -9,7 +9,7 @@ import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import type { SmokeObservation } from '../planning/smoke';
 import { run, RunOptions } from './process';
-import { headManifest, ManifestState, retag } from './registry';
+import { ManifestState, RegistryClient, RegistryError } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
 export interface DockerClient {
@@ -104,7 +104,11 @@ export interface ImageInfo {
 
 /** Talks to one docker client. The only place in the plugin that runs docker. */
 export class DockerEngine {
-  constructor(readonly client: DockerClient) {}
+  constructor(
+    readonly client: DockerClient,
+    /** Talks to registries with the same credentials, CAs and proxies as this docker client. */
+    readonly registry: RegistryClient = new RegistryClient({ env: process.env })
+  ) {}
 
   private docker(args: string[], options: RunOptions = {}) {
     return run(this.client.bin, args, options);
@@ -263,24 +267,36 @@ export class DockerEngine {
    */
   async pointRegistryTag(target: { image: string; tag: string; digest?: string; imageId: string }): Promise<string> {
     const ref = `${target.image}:${target.tag}`;
-    const viaApi = target.digest ? await retag(`${target.image}@${target.digest}`, target.tag) : { ok: false as const, reason: 'no digest recorded' };
-    if (viaApi.ok) return viaApi.digest;
+    let reason = 'no digest recorded';
+    if (target.digest) {
+      try {
+        const manifest = await this.registry.getManifest(`${target.image}@${target.digest}`);
+        if (manifest) return await this.registry.putManifest(ref, manifest.body, manifest.mediaType);
+        reason = `${target.image}@${target.digest} is not in the registry`;
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+        reason = error.message;
+      }
+    }
     if (!(await this.inspectImage(target.imageId))) {
       const registry = parseImageRef(ref).registry ?? 'the registry';
       throw new DockerError(
-        `Cannot point ${ref} at ${target.digest ?? target.imageId}: ${viaApi.reason} and the image is not in the local image store — log in (docker login ${registry}) or run with --skip-nx-cache to rebuild it.`
+        `Cannot point ${ref} at ${target.digest ?? target.imageId}: ${reason.replace(/[.]$/, '')}, and the image is not in the local image store — log in (docker login ${registry}) or run with --skip-nx-cache to rebuild it.`
       );
     }
     await this.tag(target.imageId, ref);
     return this.push(ref);
   }
 
-  /** Does the registry hold `ref`? Falls back to the docker client's credentials when HTTP can't tell. */
-  async remoteState(ref: string): Promise<ManifestState> {
-    const state = await headManifest(ref);
-    if (state.state !== 'unknown') return state;
-    const result = await this.docker(['manifest', 'inspect', ref], { env: { DOCKER_CLI_EXPERIMENTAL: 'enabled' } });
-    return result.code === 0 ? { state: 'present' } : state;
+  /**
+   * Does the registry hold `ref`, and under which digest? A registry that cannot be asked
+   * (network, TLS, credentials) throws its sentence, unless `optional` (the caller has a
+   * fallback): then the answer is `unknown` with that sentence.
+   */
+  async remoteState(ref: string, options: { optional?: boolean } = {}): Promise<ManifestState> {
+    const state = await this.registry.headManifest(ref);
+    if (state.state === 'unknown' && !options.optional) throw new RegistryError(state.reason);
+    return state;
   }
 }
 

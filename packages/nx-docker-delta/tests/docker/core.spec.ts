@@ -413,7 +413,9 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
       const port = await closedPort();
       await expectRejected(
         ['run', 'svc-a:docker-build', STREAM],
-        new RegExp(`^Registry 127\\.0\\.0\\.1:${port} is not reachable \\(ECONNREFUSED\\) — start it, or fix the registry option / NX_DOCKER_REGISTRY\\.$`),
+        new RegExp(
+          `^Registry 127\\.0\\.0\\.1:${port} is not reachable at http://127\\.0\\.0\\.1:${port}/v2/ \\(ECONNREFUSED\\) — start it, check HTTP\\(S\\)_PROXY / NO_PROXY, or fix the registry option / NX_DOCKER_REGISTRY\\.$`
+        ),
         { PUSH: 'true', NX_DOCKER_REGISTRY: `127.0.0.1:${port}` }
       );
     });

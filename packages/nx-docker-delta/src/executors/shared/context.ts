@@ -1,11 +1,11 @@
 import { ExecutorContext, logger } from '@nx/devkit';
 import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
-import { RegistryUnreachableError } from '../../engine/registry';
+import { RegistryClient, RegistryError } from '../../engine/registry';
 import { DockerfileError } from '../../planning/dockerfile';
 import { ImageRefError } from '../../planning/image-ref';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
-import { SettingsError } from '../../builds/settings';
+import { ImageSettings, SettingsError } from '../../builds/settings';
 
 /** Every base the workspace defines, read from the docker-base targets Nx resolved. */
 export function workspaceBases(context: ExecutorContext): Array<{ spec: BaseSpec; project: string }> {
@@ -26,8 +26,9 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
   return tasks[id]?.hash ?? Object.values(tasks).find((t) => t.target.project === context.projectName && t.target.target === target)?.hash;
 }
 
-export async function engineFor(dockerBin: string | undefined): Promise<DockerEngine> {
-  return new DockerEngine(await probeDocker({ bin: dockerBin }));
+export async function engineFor(settings: Pick<ImageSettings, 'dockerBin' | 'insecureRegistries'>): Promise<DockerEngine> {
+  const registry = new RegistryClient({ env: process.env, insecureRegistries: settings.insecureRegistries });
+  return new DockerEngine(await probeDocker({ bin: settings.dockerBin }), registry);
 }
 
 /** Aborts on Ctrl-C / SIGTERM so the docker child is stopped and nothing is recorded. */
@@ -49,7 +50,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
-const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError];
+const EXPECTED = [DockerError, RegistryError, DockerfileError, ImageRefError, BuildInputError, SettingsError];
 
 /** Runs an executor body: expected failures become one clear sentence and `success: false`. */
 export async function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {

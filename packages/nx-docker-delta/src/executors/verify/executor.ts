@@ -47,7 +47,7 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
       if (!isReceipt(receipt)) {
         throw new BuildInputError(`No receipt at ${receiptPath} — run nx run ${project}:${targetName} first.`);
       }
-      const engine = await engineFor(settings.dockerBin);
+      const engine = await engineFor(settings);
       const inputHash = taskHash(context, targetName) ?? receipt.inputHash;
       const expected = expectedServiceRef({ project, image: targetOptions.image, variant, settings, inputHash, engine });
       const availability = await checkAvailability(receipt, engine, settings, expected);
