@@ -9,6 +9,7 @@ import { pingRegistry } from '../engine/registry';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { assertImageName, assertTag, qualify, sanitizeRepository, sanitizeTag } from '../planning/image-ref';
 import { ImageReceipt, summaryLine } from '../planning/receipt';
+import { canonicalSourceUrl } from '../planning/source-url';
 import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
@@ -182,9 +183,10 @@ export function writeReceipt(workspaceRoot: string, projectRoot: string, receipt
 }
 
 function gitLabels(git: GitInfo): Record<string, string> {
+  const source = canonicalSourceUrl(git.remote);
   return {
     ...(git.sha ? { 'org.opencontainers.image.revision': git.sha } : {}),
-    ...(git.remote ? { 'org.opencontainers.image.source': git.remote } : {}),
+    ...(source ? { 'org.opencontainers.image.source': source } : {}),
   };
 }
 
