@@ -45,6 +45,9 @@ export const ENV = {
   platform: 'NX_DOCKER_PLATFORM',
   dockerBin: 'NX_DOCKER_BIN',
   tags: 'NX_DOCKER_TAGS',
+  secrets: 'NX_DOCKER_SECRETS',
+  ssh: 'NX_DOCKER_SSH',
+  network: 'NX_DOCKER_NETWORK',
 } as const;
 
 /** Comment directive a Dockerfile may carry: `# nx-docker-delta: context=pruned name=node`. */

@@ -132,6 +132,9 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
         cacheFrom,
         cacheTo,
         push: settings.push && engine.client.mode === 'buildx',
+        secrets: settings.secrets,
+        ssh: settings.ssh,
+        network: settings.network,
       },
       { onLine: ctx.log, signal: ctx.signal, what: `base ${spec.name}` }
     );

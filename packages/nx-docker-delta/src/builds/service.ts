@@ -14,10 +14,10 @@ import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
-import type { ImageOptions, ImageSettings } from './settings';
+import type { BuildInputOptions, ImageOptions, ImageSettings } from './settings';
 
 /** Options of the service executor (schema.json is the source of truth). */
-export interface ServiceOptions extends ImageOptions {
+export interface ServiceOptions extends ImageOptions, BuildInputOptions {
   /** Workspace-relative path of the Dockerfile. */
   dockerfile: string;
   /** Build context: a workspace-relative folder, or `pruned` for a staged per-service context. Default: the project root. */
@@ -130,6 +130,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   };
 
   ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''}`);
+  if (settings.secrets.length) ctx.log(`Build secrets (values hidden): ${settings.secrets.map((s) => s.id).join(', ')}`);
   const built = await engine.build(
     {
       dockerfile: dockerfilePath,
@@ -142,6 +143,9 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       cacheFrom,
       cacheTo,
       push: settings.push && engine.client.mode === 'buildx',
+      secrets: settings.secrets,
+      ssh: settings.ssh,
+      network: settings.network,
       noCache: options.noCache,
     },
     { onLine: ctx.log, signal: ctx.signal, what: ctx.project }

@@ -6,6 +6,7 @@ import { ImageRefError } from '../../planning/image-ref';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
 import { SettingsError } from '../../builds/settings';
+import { SecretError } from '../../builds/secrets';
 
 /** Every base the workspace defines, read from the docker-base targets Nx resolved. */
 export function workspaceBases(context: ExecutorContext): Array<{ spec: BaseSpec; project: string }> {
@@ -49,7 +50,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
-const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError];
+const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError, SecretError];
 
 /** Runs an executor body: expected failures become one clear sentence and `success: false`. */
 export async function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {
