@@ -45,7 +45,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
   const contextDir = join(ctx.workspaceRoot, spec.context);
   const files = facts.contextSources.flatMap(({ source, line }) => {
     try {
-      return hashContextSources(contextDir, [source]);
+      return hashContextSources(contextDir, [source], { dockerfilePath, workspaceRoot: ctx.workspaceRoot });
     } catch (error) {
       if (error instanceof MissingSourceError) {
         throw new BuildInputError(

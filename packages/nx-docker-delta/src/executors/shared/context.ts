@@ -7,6 +7,7 @@ import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
 import { SettingsError } from '../../builds/settings';
 import { SecretError } from '../../builds/secrets';
+import { ContextError } from '../../context/reader';
 
 /** Every base the workspace defines, read from the docker-base targets Nx resolved. */
 export function workspaceBases(context: ExecutorContext): Array<{ spec: BaseSpec; project: string }> {
@@ -50,7 +51,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
-const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError, SecretError];
+const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError, SecretError, ContextError];
 
 /** Runs an executor body: expected failures become one clear sentence and `success: false`. */
 export async function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {
