@@ -270,6 +270,34 @@ describeDocker('.dockerignore: the context reader sends what docker build sends'
   }, 120_000);
 });
 
+describeDocker('ssh agent forwarding (git+ssh dependencies)', () => {
+  it('--ssh reaches a RUN --mount=type=ssh step as a socket, and nothing of it stays in the image', async () => {
+    const sock = join(work, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(sock)).toBe(true);
+      const dir = join(work, 'ssh-ctx');
+      write(dir, {
+        Dockerfile: `FROM ${BUSYBOX}\nRUN --mount=type=ssh,required=false if test -S "$SSH_AUTH_SOCK"; then echo forwarded; else echo absent; fi > /ssh\n`,
+      });
+      const settings = resolveSettings({ ssh: [`default=${sock}`] }, {});
+      const build = (ssh: string[], tag: string) =>
+        engine.build(
+          { dockerfile: join(dir, 'Dockerfile'), context: dir, tags: [tag], buildArgs: {}, labels: {}, cacheFrom: [], push: false, noCache: true, ssh },
+          { what: 'ssh probe' }
+        );
+      await build(settings.ssh, `${PREFIX}ssh:with`);
+      await build([], `${PREFIX}ssh:without`);
+      expect(dockerOrThrow(['run', '--rm', `${PREFIX}ssh:with`, 'cat', '/ssh']).trim()).toBe('forwarded');
+      expect(dockerOrThrow(['run', '--rm', `${PREFIX}ssh:without`, 'cat', '/ssh']).trim()).toBe('absent');
+      expect(dockerOrThrow(['run', '--rm', `${PREFIX}ssh:with`, 'sh', '-c', 'ls -A /run/buildkit 2>/dev/null | wc -l']).trim()).toBe('0');
+    } finally {
+      agent.kill('SIGTERM');
+    }
+  }, 120_000);
+});
+
 describeDocker('base lock after kill -9', () => {
   it('a base build succeeds at once after its lock holder was killed', async () => {
     ensurePluginBuilt();

@@ -56,6 +56,7 @@ WORKDIR /app
 COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
 
@@ -108,6 +109,7 @@ COPY package.json pnpm-lock.yaml pnpm-workspace.yam[l] ./
 COPY workspace_module[s] ./workspace_modules/
 RUN --mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=locked \\
     --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     pnpm install --frozen-lockfile --prod --store-dir=/pnpm-store \\
     && mkdir -p node_modules
 
@@ -156,6 +158,7 @@ COPY workspace_module[s] ./workspace_modules/
 RUN --mount=type=cache,id=nxdd-yarn,target=/yarn-cache,sharing=locked \\
     --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
     --mount=type=secret,id=yarnrc,target=/app/.yarnrc,required=false \\
+    --mount=type=ssh,required=false \\
     yarn install --frozen-lockfile --production --non-interactive --cache-folder /yarn-cache \\
     && mkdir -p node_modules
 
@@ -212,6 +215,7 @@ WORKDIR /app
 COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
 
@@ -222,6 +226,7 @@ WORKDIR /workspace
 COPY .nx-docker-delta/build-manifest/package.json .nx-docker-delta/build-manifest/package-lock.json ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     --mount=type=secret,id=npmrc,target=/workspace/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     npm ci --no-audit --no-fund
 COPY nx.json tsconfig.base.json ./
 COPY libs/shared libs/shared

@@ -107,9 +107,13 @@ function authFiles(pm: NodePackageManager): string {
   return pm === 'yarn-berry' ? '.yarnrc.yml' : pm === 'yarn' ? '.npmrc/.yarnrc' : '.npmrc';
 }
 
-/** One `RUN` with the cache mount and the auth-file secrets, then the command. */
+/**
+ * One `RUN` with the cache mount, the auth-file secrets and the SSH agent (for `git+ssh`
+ * dependencies; present only when the build is given `--ssh`, e.g. NX_DOCKER_SSH=default), then the command.
+ */
 function installRun(pm: NodePackageManager, cacheMount: string, workdir: string, command: string): string[] {
-  return [`RUN ${cacheMount} \\`, ...secretMounts(pm, workdir).map((m) => `    ${m} \\`), `    ${command}`];
+  const mounts = [...secretMounts(pm, workdir), '--mount=type=ssh,required=false'];
+  return [`RUN ${cacheMount} \\`, ...mounts.map((m) => `    ${m} \\`), `    ${command}`];
 }
 
 /** `pnpm-workspace.yaml` may or may not be emitted with the pruned lockfile; the `[l]` wildcard keeps COPY valid either way. */
