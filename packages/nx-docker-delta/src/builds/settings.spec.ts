@@ -139,13 +139,13 @@ describe('resolveSettings', () => {
     it('options and NX_DOCKER_SECRETS together; env= values are read now, files stay files', () => {
       const file = join(dir, 'gcp.json');
       writeFileSync(file, '{}');
-      const settings = resolveSettings({ secrets: [`id=gcp,src=${file}`] }, { NX_DOCKER_SECRETS: 'id=npm,env=TOKEN_X', TOKEN_X: 's3cr3t' });
+      const settings = resolveSettings({ secrets: [`id=gcp,src=${file}`] }, { NX_DOCKER_SECRETS: 'id=npm,env=TOKEN_X', TOKEN_X: 's3cr3t' }, {}, dir);
       expect(settings.secrets).toEqual([{ id: 'gcp', src: file }, { id: 'npm', text: 's3cr3t' }]);
     });
 
     it('ssh and network from the environment; the option wins for network', () => {
-      expect(resolveSettings({}, { NX_DOCKER_SSH: 'default;gh=/k', NX_DOCKER_NETWORK: 'host' })).toMatchObject({ ssh: ['default', 'gh=/k'], network: 'host' });
-      expect(resolveSettings({ network: 'none' }, { NX_DOCKER_NETWORK: 'host' }).network).toBe('none');
+      expect(resolveSettings({}, { NX_DOCKER_SSH: 'default;gh=/k', NX_DOCKER_NETWORK: 'host' }, {}, dir)).toMatchObject({ ssh: ['default', 'gh=/k'], network: 'host' });
+      expect(resolveSettings({ network: 'none' }, { NX_DOCKER_NETWORK: 'host' }, {}, dir).network).toBe('none');
     });
 
     test.each<[string, ImageOptions & BuildInputOptions, NodeJS.ProcessEnv, RegExp]>([
@@ -154,7 +154,11 @@ describe('resolveSettings', () => {
       ['a missing file', { secrets: ['id=npm,src=/nonexistent/x'] }, {}, /^Secret "npm" reads \/nonexistent\/x, which does not exist/],
       ['a bad network', {}, { NX_DOCKER_NETWORK: 'mynet' }, /^Invalid network "mynet"/],
     ])('%s is one sentence', (_name, options, env, message) => {
-      expect(() => resolveSettings(options, env)).toThrow(message);
+      expect(() => resolveSettings(options, env, {}, dir)).toThrow(message);
+    });
+
+    it('without a workspace root (checking, not building) no secret is read', () => {
+      expect(resolveSettings({ secrets: ['id=npm,env=NOPE'] }, { NX_DOCKER_NETWORK: 'host' })).toMatchObject({ secrets: [], ssh: [], network: undefined });
     });
 
     it("passes the workspace's .npmrc and .yarnrc.yml as secrets, ${VAR} resolved, unless told not to", () => {

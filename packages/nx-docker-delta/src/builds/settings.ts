@@ -78,6 +78,29 @@ export function resolveSettings(
   if (imagePrefix) {
     assertPrefix(imagePrefix, `Invalid imagePrefix "${imagePrefix}": use lowercase path components ending in "/" or "-", e.g. "acme/" — fix the imagePrefix option.`);
   }
+  const inputs = workspaceRoot ? resolveBuildInputs(options, env, workspaceRoot) : { secrets: [], ssh: [], network: undefined };
+  return {
+    registry,
+    push,
+    ...inputs,
+    platform: options.platform ?? (env[ENV.platform] || undefined),
+    tags,
+    cacheRegistry: options.cacheRegistry ?? (env[ENV.cacheRegistry] || undefined),
+    dockerBin: options.dockerBin ?? (env[ENV.dockerBin] || undefined),
+    imagePrefix,
+  };
+}
+
+/**
+ * Secrets, SSH and network of a build, from options and environment; with the workspace's rc
+ * files as secrets. Only executors that build ask for them (resolveSettings with a workspace
+ * root): checking an image needs no token.
+ */
+export function resolveBuildInputs(
+  options: BuildInputOptions,
+  env: NodeJS.ProcessEnv,
+  workspaceRoot: string
+): Pick<ImageSettings, 'secrets' | 'ssh' | 'network'> {
   let secrets: BuildSecret[];
   let ssh: string[];
   let network: string | undefined;
@@ -91,22 +114,11 @@ export function resolveSettings(
     if (error instanceof BuildInputSpecError) throw new SettingsError(error.message);
     throw error;
   }
-  if (workspaceRoot && options.packageManagerSecrets !== false) {
+  if (options.packageManagerSecrets !== false) {
     const own = new Set(secrets.map((s) => s.id));
     secrets = [...secrets, ...readRcSecrets(workspaceRoot, env).filter((s) => !own.has(s.id)).map(({ id, text }) => ({ id, text }))];
   }
-  return {
-    registry,
-    push,
-    secrets,
-    ssh: [...new Set(ssh)],
-    network,
-    platform: options.platform ?? (env[ENV.platform] || undefined),
-    tags,
-    cacheRegistry: options.cacheRegistry ?? (env[ENV.cacheRegistry] || undefined),
-    dockerBin: options.dockerBin ?? (env[ENV.dockerBin] || undefined),
-    imagePrefix,
-  };
+  return { secrets, ssh: [...new Set(ssh)], network };
 }
 
 /** `{sha}` / `{shortSha}` → the HEAD commit, so commit tags need no scripting. */

@@ -2,7 +2,7 @@ import { ExecutorContext, PromiseExecutor, logger, readCachedProjectGraph } from
 import { join } from 'node:path';
 import { BuildInputError } from '../../builds/base';
 import { ServiceOptions, buildService, writeReceipt } from '../../builds/service';
-import { resolveSettings } from '../../builds/settings';
+import { resolveBuildInputs, resolveSettings } from '../../builds/settings';
 import { applyTags, checkAvailability } from '../../builds/verify';
 import { readGitInfo } from '../../engine/git';
 import { isReceipt, summaryLine } from '../../planning/receipt';
@@ -54,7 +54,8 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...
           projectRoot: config.root,
           projectGraph: context.projectGraph ?? readCachedProjectGraph(),
           engine,
-          settings,
+          // Secrets are read only now: checking an image needs no token, rebuilding it may.
+          settings: { ...settings, ...resolveBuildInputs(targetOptions, process.env, context.root) },
           bases: workspaceBases(context),
           inputHash: receipt.inputHash,
           log,
