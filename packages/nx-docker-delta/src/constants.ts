@@ -46,6 +46,9 @@ export const ENV = {
   dockerBin: 'NX_DOCKER_BIN',
   tags: 'NX_DOCKER_TAGS',
   insecureRegistries: 'NX_DOCKER_INSECURE_REGISTRIES',
+  secrets: 'NX_DOCKER_SECRETS',
+  ssh: 'NX_DOCKER_SSH',
+  network: 'NX_DOCKER_NETWORK',
 } as const;
 
 /** Comment directive a Dockerfile may carry: `# nx-docker-delta: context=pruned name=node`. */

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RECEIPT_SCHEMA_VERSION } from '../constants';
 import { DockerEngine } from '../engine/docker';
@@ -13,6 +15,15 @@ import { withLock } from './lock';
 import { pointTags } from './verify';
 import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
+
+/**
+ * One lock per content tag and docker daemon, machine-wide: two checkouts of a repository that
+ * share a daemon and registry then build (and push) a base once; the second finds it built.
+ */
+export function baseLockPath(ref: string, dockerHost = process.env.DOCKER_HOST ?? ''): string {
+  const key = createHash('sha256').update(`${dockerHost}\0${ref}`).digest('hex').slice(0, 32);
+  return join(tmpdir(), 'nx-docker-delta-locks', key);
+}
 
 export class BuildInputError extends Error {}
 
@@ -36,7 +47,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
   const contextDir = join(ctx.workspaceRoot, spec.context);
   const files = facts.contextSources.flatMap(({ source, line }) => {
     try {
-      return hashContextSources(contextDir, [source]);
+      return hashContextSources(contextDir, [source], { dockerfilePath, workspaceRoot: ctx.workspaceRoot });
     } catch (error) {
       if (error instanceof MissingSourceError) {
         throw new BuildInputError(
@@ -61,8 +72,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
  */
 export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
   const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine) });
-  const lock = join(ctx.workspaceRoot, '.nx-docker-delta', 'locks', `${spec.name}-${plan.tag}`);
-  return withLock(lock, async () => {
+  return withLock(baseLockPath(plan.ref), async () => {
     const started = Date.now();
     const { engine, settings } = ctx;
     const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
@@ -128,6 +138,9 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
         cacheFrom,
         cacheTo,
         push: settings.push && engine.client.mode === 'buildx',
+        secrets: settings.secrets,
+        ssh: settings.ssh,
+        network: settings.network,
       },
       { onLine: ctx.log, signal: ctx.signal, what: `base ${spec.name}` }
     );
@@ -149,7 +162,7 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
     );
     ctx.log(summaryLine(result, `base ${spec.name}`));
     return result;
-  });
+  }, { onWait: () => ctx.log(`Waiting for base ${spec.name} (${plan.ref}): another build holds its lock.`) });
 
   function write(receipt: ImageReceipt): ImageReceipt {
     writeFileAtomic(join(ctx.workspaceRoot, baseReceiptPath(spec.name)), JSON.stringify(receipt, null, 2) + '\n');

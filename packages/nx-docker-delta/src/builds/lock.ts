@@ -1,45 +1,177 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 
+/** Who holds a lock: enough to tell a live holder from a dead one whose pid was reused. */
+interface Owner {
+  pid: number;
+  /** Process start time in clock ticks since boot (/proc/<pid>/stat field 22); '' where unknown. */
+  start: string;
+  /** Boot id: a pid and start time from before a reboot mean nothing. */
+  boot: string;
+  host: string;
+  token: string;
+}
+
+export interface LockOptions {
+  /** Give up after this long. Default one hour. */
+  timeoutMs?: number;
+  /** A holder that has not renewed its lease for this long is gone (other hosts, unknown pids). Default 60 s. */
+  leaseMs?: number;
+  /** Called once when the lock is busy, e.g. to say who is waiting for what. */
+  onWait?: () => void;
+}
+
 /**
- * Cross-process lock (a directory, created atomically) so that parallel Nx tasks that all need
+ * Cross-process lock (a directory renamed into place, so it appears with its owner file or not
+ * at all) so that parallel Nx tasks — also of other checkouts on the same machine — that all need
  * the same missing base build it once: the first builds, the others wait and then find it.
+ *
+ * A holder that died (kill -9, OOM, a closed CI runner) is detected without waiting for a
+ * timeout: its pid is gone, or the pid now belongs to another process (different start time or
+ * boot), or — where the pid cannot be checked (another host sharing the folder) — it stopped
+ * renewing its lease (the owner file's mtime, touched every leaseMs/4).
  */
-export async function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 60 * 60_000): Promise<T> {
+export async function withLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const { timeoutMs = 60 * 60_000, leaseMs = 60_000 } = options;
   mkdirSync(dirname(path), { recursive: true });
+  const me = { ...currentOwner(), token: randomBytes(8).toString('hex') };
   const started = Date.now();
+  let told = false;
   for (;;) {
-    try {
-      mkdirSync(path);
-      writeFileSync(join(path, 'pid'), String(process.pid));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (isStale(path)) {
-        rmSync(path, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - started > timeoutMs) {
-        throw new Error(`Waited ${Math.round(timeoutMs / 60000)} min for lock ${path} — delete it if no build is running.`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
+    if (tryAcquire(path, me)) break;
+    const holder = readOwner(path);
+    if (isStale(path, holder, leaseMs)) {
+      breakLock(path, holder);
+      continue;
     }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `Waited ${Math.round(timeoutMs / 60000)} min for lock ${path} (held by pid ${holder?.pid ?? '?'} on ${holder?.host ?? '?'}) — stop that build, or delete the folder if none is running.`
+      );
+    }
+    if (!told) options.onWait?.();
+    told = true;
+    await new Promise((r) => setTimeout(r, 200));
   }
+  const ownerFile = join(path, 'owner.json');
+  const heartbeat = setInterval(() => {
+    try {
+      const now = new Date();
+      utimesSync(ownerFile, now, now);
+    } catch {
+      /* the lock was broken by someone who judged us dead; the build result is still valid */
+    }
+  }, Math.max(50, Math.floor(leaseMs / 4)));
+  heartbeat.unref();
   try {
     return await fn();
   } finally {
-    rmSync(path, { recursive: true, force: true });
+    clearInterval(heartbeat);
+    if (readOwner(path)?.token === me.token) rmSync(path, { recursive: true, force: true });
   }
 }
 
-function isStale(path: string): boolean {
+function tryAcquire(path: string, me: Owner): boolean {
+  const tmp = `${path}.${process.pid}.${me.token}.tmp`;
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(join(tmp, 'owner.json'), JSON.stringify(me));
   try {
-    const pid = Number(readFileSync(join(path, 'pid'), 'utf8'));
-    if (!pid) return false;
-    process.kill(pid, 0);
-    return false;
+    // rename(2) of a directory onto an existing non-empty one fails: exactly one process wins.
+    renameSync(tmp, path);
+    return true;
   } catch (error) {
-    // ESRCH: the holder is gone. ENOENT: the pid file is not written yet — not stale.
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    rmSync(tmp, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EPERM' || code === 'EISDIR') return false;
+    throw error;
+  }
+}
+
+/**
+ * Moves a dead holder's lock aside atomically and deletes it — unless, between our look and the
+ * move, a live process took the lock: then it goes back (best effort).
+ */
+function breakLock(path: string, dead: Owner | undefined): void {
+  const trash = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+  try {
+    renameSync(path, trash);
+  } catch {
+    return; // someone else broke it first
+  }
+  const moved = readOwner(trash);
+  if (dead && moved && moved.token !== dead.token) {
+    try {
+      renameSync(trash, path);
+      return;
+    } catch {
+      /* a third process holds it now; the one we moved will find its lock gone and carry on */
+    }
+  }
+  rmSync(trash, { recursive: true, force: true });
+}
+
+function readOwner(path: string): Owner | undefined {
+  try {
+    return JSON.parse(readFileSync(join(path, 'owner.json'), 'utf8')) as Owner;
+  } catch {
+    return undefined;
+  }
+}
+
+function isStale(path: string, holder: Owner | undefined, leaseMs: number): boolean {
+  let mtime: number;
+  try {
+    mtime = statSync(holder ? join(path, 'owner.json') : path).mtimeMs;
+  } catch {
+    return false; // released meanwhile: just try again
+  }
+  // No owner file: a lock of an older version of this plugin, or a folder someone made by hand.
+  if (!holder) return Date.now() - mtime > leaseMs;
+  const me = currentOwner();
+  if (holder.host === me.host && holder.boot && holder.boot === me.boot) {
+    if (!alive(holder.pid)) return true;
+    const start = processStart(holder.pid);
+    if (start && holder.start) return start !== holder.start;
+  } else if (holder.host === me.host && holder.boot && me.boot && holder.boot !== me.boot) {
+    return true; // held before a reboot
+  }
+  return Date.now() - mtime > leaseMs;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let self: Owner | undefined;
+function currentOwner(): Owner {
+  self ??= {
+    pid: process.pid,
+    start: processStart(process.pid),
+    boot: readText('/proc/sys/kernel/random/boot_id'),
+    host: hostname(),
+    token: randomBytes(8).toString('hex'),
+  };
+  return self;
+}
+
+function processStart(pid: number): string {
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  const stat = readText(`/proc/${pid}/stat`);
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return after[19] ?? '';
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
   }
 }

@@ -9,15 +9,16 @@ import { readDockerfileFacts } from '../planning/dockerfile';
 import { serviceContentTag } from '../planning/hash';
 import { assertImageName, sanitizeRepository, serviceImageRef } from '../planning/image-ref';
 import { ImageReceipt, summaryLine } from '../planning/receipt';
+import { canonicalSourceUrl } from '../planning/source-url';
 import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
 import { targetPlatform } from './settings';
-import type { ImageOptions, ImageSettings } from './settings';
+import type { BuildInputOptions, ImageOptions, ImageSettings } from './settings';
 
 /** Options of the service executor (schema.json is the source of truth). */
-export interface ServiceOptions extends ImageOptions {
+export interface ServiceOptions extends ImageOptions, BuildInputOptions {
   /** Workspace-relative path of the Dockerfile. */
   dockerfile: string;
   /** Build context: a workspace-relative folder (`.` = workspace root), or `pruned` for a staged per-service context. Default: the Dockerfile's `context=` directive, else the project root. */
@@ -148,6 +149,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
 
   const contextLabel = contextOption === 'pruned' ? `pruned, ${posix.relative(workspaceRoot, contextDir)}` : fromRoot ? '. (workspace root)' : contextOption;
   ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''} (context: ${contextLabel})`);
+  if (settings.secrets.length) ctx.log(`Build secrets (values hidden): ${settings.secrets.map((s) => s.id).join(', ')}`);
   const built = await engine.build(
     {
       dockerfile: dockerfilePath,
@@ -160,6 +162,9 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       cacheFrom,
       cacheTo,
       push: settings.push && engine.client.mode === 'buildx',
+      secrets: settings.secrets,
+      ssh: settings.ssh,
+      network: settings.network,
       noCache: options.noCache,
     },
     { onLine: ctx.log, signal: ctx.signal, what: ctx.project }
@@ -201,9 +206,10 @@ export function writeReceipt(workspaceRoot: string, projectRoot: string, receipt
 }
 
 function gitLabels(git: GitInfo): Record<string, string> {
+  const source = canonicalSourceUrl(git.remote);
   return {
     ...(git.sha ? { 'org.opencontainers.image.revision': git.sha } : {}),
-    ...(git.remote ? { 'org.opencontainers.image.source': git.remote } : {}),
+    ...(source ? { 'org.opencontainers.image.source': source } : {}),
   };
 }
 

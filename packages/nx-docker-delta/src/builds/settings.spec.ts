@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ImageRefError } from '../planning/image-ref';
-import { ImageOptions, SettingsError, resolveSettings } from './settings';
+import { BuildInputOptions, ImageOptions, SettingsError, resolveSettings } from './settings';
 
 const REGISTRY = '127.0.0.1:5000';
 
@@ -14,6 +17,9 @@ describe('resolveSettings', () => {
       dockerBin: undefined,
       imagePrefix: '',
       insecureRegistries: [],
+      secrets: [],
+      ssh: [],
+      network: undefined,
     });
   });
 
@@ -40,6 +46,9 @@ describe('resolveSettings', () => {
       dockerBin: '/usr/bin/docker',
       imagePrefix: '',
       insecureRegistries: ['registry.lan:5000', '10.0.0.0/8'],
+      secrets: [],
+      ssh: [],
+      network: undefined,
     });
   });
 
@@ -124,5 +133,50 @@ describe('resolveSettings', () => {
     const env = Object.freeze({ PUSH: 'true', NX_DOCKER_REGISTRY: REGISTRY });
     expect(() => resolveSettings({ tags: ['v1'] }, env)).not.toThrow();
     expect(env).toEqual({ PUSH: 'true', NX_DOCKER_REGISTRY: REGISTRY });
+  });
+
+  describe('secrets, ssh, network', () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'nxdd-settings-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('options and NX_DOCKER_SECRETS together; env= values are read now, files stay files', () => {
+      const file = join(dir, 'gcp.json');
+      writeFileSync(file, '{}');
+      const settings = resolveSettings({ secrets: [`id=gcp,src=${file}`] }, { NX_DOCKER_SECRETS: 'id=npm,env=TOKEN_X', TOKEN_X: 's3cr3t' }, {}, dir);
+      expect(settings.secrets).toEqual([{ id: 'gcp', src: file }, { id: 'npm', text: 's3cr3t' }]);
+    });
+
+    it('ssh and network from the environment; the option wins for network', () => {
+      expect(resolveSettings({}, { NX_DOCKER_SSH: 'default;gh=/k', NX_DOCKER_NETWORK: 'host' }, {}, dir)).toMatchObject({ ssh: ['default', 'gh=/k'], network: 'host' });
+      expect(resolveSettings({ network: 'none' }, { NX_DOCKER_NETWORK: 'host' }, {}, dir).network).toBe('none');
+    });
+
+    test.each<[string, ImageOptions & BuildInputOptions, NodeJS.ProcessEnv, RegExp]>([
+      ['a bad spec', { secrets: ['npm'] }, {}, /^Invalid secret "npm": .* — fix the secrets option or NX_DOCKER_SECRETS\.$/],
+      ['an unset variable', { secrets: ['id=npm,env=NOPE'] }, {}, /^Secret "npm" reads \$NOPE, which is not set — export NOPE/],
+      ['a missing file', { secrets: ['id=npm,src=/nonexistent/x'] }, {}, /^Secret "npm" reads \/nonexistent\/x, which does not exist/],
+      ['a bad network', {}, { NX_DOCKER_NETWORK: 'mynet' }, /^Invalid network "mynet"/],
+    ])('%s is one sentence', (_name, options, env, message) => {
+      expect(() => resolveSettings(options, env, {}, dir)).toThrow(message);
+    });
+
+    it('without a workspace root (checking, not building) no secret is read', () => {
+      expect(resolveSettings({ secrets: ['id=npm,env=NOPE'] }, { NX_DOCKER_NETWORK: 'host' })).toMatchObject({ secrets: [], ssh: [], network: undefined });
+    });
+
+    it("passes the workspace's .npmrc and .yarnrc.yml as secrets, ${VAR} resolved, unless told not to", () => {
+      writeFileSync(join(dir, '.npmrc'), '//127.0.0.1:5142/:_authToken=${NPM_TOKEN}\n');
+      writeFileSync(join(dir, '.yarnrc.yml'), 'npmAuthToken: "${NPM_TOKEN}"\n');
+      writeFileSync(join(dir, '.yarnrc'), 'ignored "because .yarnrc.yml wins"\n');
+      const env = { NPM_TOKEN: 'tok' };
+      expect(resolveSettings({}, env, {}, dir).secrets).toEqual([
+        { id: 'npmrc', text: '//127.0.0.1:5142/:_authToken=tok\n' },
+        { id: 'yarnrc', text: 'npmAuthToken: "tok"\n' },
+      ]);
+      expect(resolveSettings({ packageManagerSecrets: false }, env, {}, dir).secrets).toEqual([]);
+      expect(resolveSettings({ secrets: ['id=npmrc,env=NPM_TOKEN'] }, env, {}, dir).secrets[0]).toEqual({ id: 'npmrc', text: 'tok' });
+      expect(() => resolveSettings({}, {}, {}, dir)).toThrow(/^\.npmrc uses \$\{NPM_TOKEN\}, which is not set in this build's environment — export NPM_TOKEN/);
+    });
   });
 });

@@ -1,6 +1,8 @@
 import { ENV } from '../constants';
+import { BuildInputSpecError, BuildSecret, parseNetwork, parseSecretSpec, parseSshSpec, splitSpecList } from '../planning/build-inputs';
 import { assertImageName, assertTag } from '../planning/image-ref';
 import type { SmokeOptions } from './smoke';
+import { readRcSecrets, resolveSecretSpecs } from './secrets';
 
 /**
  * Options shared by every image target (schema.json of each executor documents them). The start
@@ -33,6 +35,21 @@ export interface ImageOptions extends SmokeOptions {
   insecureRegistries?: string[];
 }
 
+/** Private inputs of a build (service and base executors; verify builds nothing). */
+export interface BuildInputOptions {
+  /**
+   * BuildKit secrets in Docker's syntax, e.g. `["id=npm,src=/run/secrets/npm", "id=token,env=NPM_TOKEN"]`;
+   * RUN steps read them with `--mount=type=secret,id=…`. Env: NX_DOCKER_SECRETS (`;`-separated) adds more.
+   */
+  secrets?: string[];
+  /** SSH agent sockets or keys to forward, e.g. `["default"]` (for `git+ssh` dependencies). Env: NX_DOCKER_SSH (`;`-separated). */
+  ssh?: string[];
+  /** Network of RUN steps: `default`, `host` (reach services on the build host) or `none`. Env: NX_DOCKER_NETWORK. */
+  network?: string;
+  /** Pass the workspace's `.npmrc` / `.yarnrc.yml` / `.yarnrc` to the build as secrets `npmrc` / `yarnrc`. Default true. */
+  packageManagerSecrets?: boolean;
+}
+
 export interface ImageSettings {
   registry?: string;
   push: boolean;
@@ -42,12 +59,21 @@ export interface ImageSettings {
   dockerBin?: string;
   imagePrefix: string;
   insecureRegistries: string[];
+  /** Secrets for every build (user ones, then the workspace's rc files); values never logged. */
+  secrets: BuildSecret[];
+  ssh: string[];
+  network?: string;
 }
 
 export class SettingsError extends Error {}
 
 /** Options win over the environment; the environment is read here and nowhere else. */
-export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv, git: { sha?: string } = {}): ImageSettings {
+export function resolveSettings(
+  options: ImageOptions & BuildInputOptions,
+  env: NodeJS.ProcessEnv,
+  git: { sha?: string } = {},
+  workspaceRoot?: string
+): ImageSettings {
   const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
   const registry = (options.registry ?? env[ENV.registry] ?? '').trim().replace(/\/+$/, '') || undefined;
   const push = options.push ?? (truthy(env[ENV.push]) || truthy(env[ENV.pushLong]));
@@ -64,9 +90,11 @@ export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv, g
   if (imagePrefix) {
     assertPrefix(imagePrefix, `Invalid imagePrefix "${imagePrefix}": use lowercase path components ending in "/" or "-", e.g. "acme/" — fix the imagePrefix option.`);
   }
+  const inputs = workspaceRoot ? resolveBuildInputs(options, env, workspaceRoot) : { secrets: [], ssh: [], network: undefined };
   return {
     registry,
     push,
+    ...inputs,
     platform: options.platform ?? (env[ENV.platform] || undefined),
     tags,
     cacheRegistry: options.cacheRegistry ?? (env[ENV.cacheRegistry] || undefined),
@@ -76,6 +104,36 @@ export function resolveSettings(options: ImageOptions, env: NodeJS.ProcessEnv, g
       ...new Set([...(options.insecureRegistries ?? []), ...(env[ENV.insecureRegistries] ?? '').split(',')].map((r) => r.trim()).filter(Boolean)),
     ],
   };
+}
+
+/**
+ * Secrets, SSH and network of a build, from options and environment; with the workspace's rc
+ * files as secrets. Only executors that build ask for them (resolveSettings with a workspace
+ * root): checking an image needs no token.
+ */
+export function resolveBuildInputs(
+  options: BuildInputOptions,
+  env: NodeJS.ProcessEnv,
+  workspaceRoot: string
+): Pick<ImageSettings, 'secrets' | 'ssh' | 'network'> {
+  let secrets: BuildSecret[];
+  let ssh: string[];
+  let network: string | undefined;
+  try {
+    const specs = [...(options.secrets ?? []), ...splitSpecList(env[ENV.secrets])].map(parseSecretSpec);
+    secrets = resolveSecretSpecs(specs, env);
+    ssh = [...(options.ssh ?? []), ...splitSpecList(env[ENV.ssh])].map(parseSshSpec);
+    const networkValue = options.network ?? (env[ENV.network] || undefined);
+    network = networkValue === undefined ? undefined : parseNetwork(networkValue);
+  } catch (error) {
+    if (error instanceof BuildInputSpecError) throw new SettingsError(error.message);
+    throw error;
+  }
+  if (options.packageManagerSecrets !== false) {
+    const own = new Set(secrets.map((s) => s.id));
+    secrets = [...secrets, ...readRcSecrets(workspaceRoot, env).filter((s) => !own.has(s.id)).map(({ id, text }) => ({ id, text }))];
+  }
+  return { secrets, ssh: [...new Set(ssh)], network };
 }
 
 /** `{sha}` / `{shortSha}` → the HEAD commit, so commit tags need no scripting. */

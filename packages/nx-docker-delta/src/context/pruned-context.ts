@@ -10,11 +10,13 @@
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmdirSync,
-  statSync,
+  symlinkSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -23,6 +25,7 @@ import type { ProjectGraph } from '@nx/devkit';
 import { prunePackageManifest } from './lockfile-adapter';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { loadedPackages, readImportAnalysisGap } from './shipped-imports';
+import { ContextEntry, globRegExp, IgnoreRules, MissingSourceError, readContextSources, readIgnoreRules } from './reader';
 
 /** Options for {@link stagePrunedContext}. */
 export interface StagePrunedContextOptions {
@@ -71,67 +74,55 @@ const PRUNED_ONLY = ['package.json', 'package-lock.json', 'npm-shrinkwrap.json',
 const SKIP_NAMES = new Set(['node_modules', '.git', '.nx', '.nx-docker-delta']);
 const isSkipped = (name: string) => SKIP_NAMES.has(name) || name.startsWith('.env');
 
-type Entry = { content: Buffer; mode?: number };
+/** A staged file (bytes) or symbolic link (kept as a link, as Docker keeps it). */
+type Entry = { content: Buffer; mode?: number } | { link: string };
 
 const toPosix = (p: string) => p.split(sep).join('/');
 
-function collect(absPath: string, relPath: string, out: Map<string, Entry>): void {
-  const st = statSync(absPath);
-  if (st.isDirectory()) {
-    for (const name of readdirSync(absPath).sort()) {
-      if (isSkipped(name)) continue;
-      collect(join(absPath, name), relPath === '.' ? name : `${relPath}/${name}`, out);
-    }
-  } else if (st.isFile()) {
-    out.set(relPath, { content: readFileSync(absPath), mode: st.mode & 0o777 });
-  }
+/**
+ * Adds what a COPY source takes from the workspace to `out`, read by the context reader (the
+ * one that hashes bases): `.dockerignore` applied, links kept. `rename` maps a workspace path
+ * to its place in the staged context.
+ */
+function collect(
+  ctx: { workspaceRoot: string; ignore: IgnoreRules },
+  source: string,
+  out: Map<string, Entry>,
+  rename: (path: string) => string = (p) => p
+): void {
+  const entries = readContextSources({ contextDir: ctx.workspaceRoot, sources: [source], ignore: ctx.ignore, skipNames: isSkipped }).get(source) ?? [];
+  for (const entry of entries) out.set(rename(entry.path), toEntry(entry));
 }
 
-const GLOB = /[*?[]/;
-
-/** One path segment's Docker wildcard (`*`, `?`, `[…]`) as a RegExp. */
-function globRegExp(seg: string): RegExp {
-  return new RegExp(
-    '^' +
-      seg
-        .replace(/[.+^${}()|\\]/g, '\\$&')
-        .replace(/\*/g, '[^/]*')
-        .replace(/\?/g, '[^/]') +
-      '$'
-  );
+/** The staged files that hold bytes (links are not scripts the image runs). */
+function fileEntries(entries: ReadonlyMap<string, Entry>): Map<string, { content: Buffer }> {
+  return new Map([...entries].flatMap(([path, entry]) => ('content' in entry ? [[path, entry] as const] : [])));
 }
 
-/** Expands a COPY source with wildcards in its segments against the workspace. */
-function expandGlob(root: string, pattern: string): string[] {
-  const segs = pattern.split('/');
-  let current = [''];
-  for (const seg of segs) {
-    const next: string[] = [];
-    for (const base of current) {
-      if (!GLOB.test(seg)) {
-        next.push(base ? `${base}/${seg}` : seg);
-        continue;
-      }
-      const re = globRegExp(seg);
-      const dir = join(root, base);
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
-      for (const name of readdirSync(dir).sort()) {
-        if (re.test(name)) next.push(base ? `${base}/${name}` : name);
-      }
-    }
-    current = next;
-  }
-  return current.filter((p) => existsSync(join(root, p)));
+function toEntry(entry: ContextEntry): Entry {
+  return entry.kind === 'symlink' ? { link: entry.linkTarget ?? '' } : { content: readFileSync(entry.abs), mode: entry.mode & 0o777 };
 }
 
 function writeIfChanged(abs: string, entry: Entry): void {
-  if (existsSync(abs)) {
-    const st = statSync(abs);
+  let st: ReturnType<typeof lstatSync> | undefined;
+  try {
+    st = lstatSync(abs);
+  } catch {
+    st = undefined;
+  }
+  if ('link' in entry) {
+    if (st?.isSymbolicLink() && readlinkSync(abs) === entry.link) return;
+    if (st) removeTree(abs);
+    mkdirSync(dirname(abs), { recursive: true });
+    symlinkSync(entry.link, abs);
+    return;
+  }
+  if (st) {
     if (st.isFile() && readFileSync(abs).equals(entry.content)) {
       if (entry.mode !== undefined && (st.mode & 0o777) !== entry.mode) chmodSync(abs, entry.mode);
       return;
     }
-    if (st.isDirectory()) removeTree(abs);
+    removeTree(abs);
   }
   mkdirSync(dirname(abs), { recursive: true });
   writeFileSync(abs, entry.content, entry.mode !== undefined ? { mode: entry.mode } : {});
@@ -139,7 +130,7 @@ function writeIfChanged(abs: string, entry: Entry): void {
 }
 
 function removeTree(abs: string): void {
-  const st = statSync(abs);
+  const st = lstatSync(abs);
   if (st.isDirectory()) {
     for (const name of readdirSync(abs)) removeTree(join(abs, name));
     rmdirSync(abs);
@@ -152,7 +143,7 @@ function prune(dir: string, rel: string, keep: Map<string, Entry>): boolean {
   for (const name of readdirSync(dir)) {
     const abs = join(dir, name);
     const r = rel ? `${rel}/${name}` : name;
-    const st = statSync(abs);
+    const st = lstatSync(abs);
     if (st.isDirectory()) {
       if (prune(abs, r, keep)) rmdirSync(abs);
       else empty = false;
@@ -170,6 +161,8 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
   const dfRel = toPosix(relative(o.workspaceRoot, o.dockerfilePath));
   const facts = readDockerfileFacts(readFileSync(o.dockerfilePath, 'utf8'), dfRel);
   const directives = facts.directives;
+  // What `docker build` of the workspace root would send: staging never adds what it ignores.
+  const reader = { workspaceRoot: o.workspaceRoot, ignore: readIgnoreRules(o.workspaceRoot, o.dockerfilePath) };
 
   // Before anything is staged: a graph without source imports yields a manifest without packages.
   const gap = readImportAnalysisGap(o.workspaceRoot);
@@ -195,15 +188,13 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     // Root manifests and lockfiles come from pruning only — never the workspace's own (whole) files,
     // also when a wildcard such as `pnpm-workspace.yam[l]` matches nothing pruning produced.
     if (!src.includes('/') && PRUNED_ONLY.some((name) => globRegExp(src).test(name))) continue;
-    const matches = GLOB.test(src) ? expandGlob(o.workspaceRoot, src) : [src];
-    for (const m of matches) {
-      const abs = join(o.workspaceRoot, m);
-      if (!existsSync(abs)) {
-        throw new Error(
-          `${m} is copied by ${dfRel} but does not exist in the workspace — run \`nx run ${o.projectName}:build\` first if it is build output, or fix the COPY line.`
-        );
-      }
-      collect(abs, m, copied);
+    try {
+      collect(reader, src, copied);
+    } catch (error) {
+      if (!(error instanceof MissingSourceError)) throw error;
+      throw new Error(
+        `${src} is copied by ${dfRel} but does not exist in the workspace${reader.ignore.file ? ` (or ${reader.ignore.file} excludes it)` : ''} — run \`nx run ${o.projectName}:build\` first if it is build output, or fix the COPY line.`
+      );
     }
   }
   if (o.buildOutputPath) {
@@ -213,7 +204,7 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
         `Build output ${o.buildOutputPath} of "${o.projectName}" does not exist — run \`nx run ${o.projectName}:build\` before building the image.`
       );
     }
-    collect(abs, toPosix(o.buildOutputPath).replace(/\/+$/, ''), copied);
+    collect(reader, toPosix(o.buildOutputPath).replace(/\/+$/, ''), copied);
   }
 
   const needsBuildManifest =
@@ -223,7 +214,7 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     projectName: o.projectName,
     projectGraph: o.projectGraph,
     // With `compile=docker` the context holds sources; the output is built in Docker from the build manifest.
-    loadedPackages: needsBuildManifest ? [] : loadedPackages(copied),
+    loadedPackages: needsBuildManifest ? [] : loadedPackages(fileEntries(copied)),
   });
   const wanted = new Map<string, Entry>();
   for (const [path, content] of Object.entries(pruned.files)) {
@@ -237,7 +228,8 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
         `${mod.root}/${main.replace(/^\.\//, '')} (main of ${mod.name}, which ${o.projectName} depends on) does not exist — run \`nx run ${o.projectName}:build\` so its dependencies are built first, or fix "main" in ${mod.root}/package.json.`
       );
     }
-    collect(join(o.workspaceRoot, mod.root), dir, wanted);
+    const root = mod.root.replace(/\/+$/, '');
+    collect(reader, root, wanted, (p) => `${dir}${p.slice(root.length)}`);
     const manifest = { content: Buffer.from(JSON.stringify(mod.manifest, null, 2) + '\n'), mode: 0o644 };
     wanted.set(`${dir}/package.json`, manifest);
     wanted.set(`${WORKSPACE_MANIFESTS_DIR}/${dir}/package.json`, manifest);
@@ -257,7 +249,7 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     }
   }
 
-  for (const [rel, entry] of copied) wanted.set(rel, entry);
+  for (const [rel, entry] of copied) if (!wanted.has(rel)) wanted.set(rel, entry);
   if (pruned.added.length) {
     o.log?.(
       `Added to the manifest of ${o.projectName} what its build output loads but Nx's graph shows no import of: ${pruned.added.map((a) => `${a.packageName}@${a.version} (${a.file})`).join(', ')}.`

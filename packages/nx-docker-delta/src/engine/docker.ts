@@ -1,9 +1,10 @@
 import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { major } from 'semver';
+import type { BuildSecret } from '../planning/build-inputs';
 import { BuildPlan, BuilderMode, buildArgv } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
@@ -138,13 +139,23 @@ export class DockerEngine {
    * (read from `--iidfile`, not from the log) with the step counts.
    */
   async build(
-    plan: Omit<BuildPlan, 'mode' | 'iidFile' | 'metadataFile'>,
+    plan: Omit<BuildPlan, 'mode' | 'iidFile' | 'metadataFile' | 'secrets'> & { secrets?: BuildSecret[] },
     options: { onLine?: (line: string) => void; signal?: AbortSignal; what: string }
   ): Promise<{ imageId: string; stats: StepStats; digest?: string }> {
+    // 0700, outside every build context; removed when the build ends, whatever happens.
     const dir = mkdtempSync(join(tmpdir(), 'nx-docker-delta-'));
     try {
+      // Secret values become 0600 files: docker 20.10's classic BuildKit client has no `env=`
+      // source, and a value on the command line would show in `ps` and in logs.
+      const secrets = (plan.secrets ?? []).map((secret, index) => {
+        if ('src' in secret) return secret;
+        const src = join(dir, `secret-${index}`);
+        writeFileSync(src, secret.text, { mode: 0o600 });
+        return { id: secret.id, src };
+      });
       const full: BuildPlan = {
         ...plan,
+        secrets,
         mode: this.client.mode,
         iidFile: join(dir, 'iid'),
         metadataFile: this.client.mode === 'buildx' ? join(dir, 'metadata.json') : undefined,

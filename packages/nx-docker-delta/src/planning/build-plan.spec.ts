@@ -67,6 +67,21 @@ describe('buildArgv', () => {
       { mode: 'buildx', target: 't', platform: 'linux/amd64', noCache: true },
       ['--target', 't', '--platform', 'linux/amd64', '--no-cache', '--cache-to', 'type=inline', '--load'],
     ],
+    ['classic: --network', { mode: 'buildkit', network: 'host' }, ['--network', 'host', '--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    ['buildx: --network', { mode: 'buildx', network: 'host' }, ['--network', 'host', '--cache-to', 'type=inline', '--load']],
+    [
+      'classic: secrets are files, sorted by id',
+      { mode: 'buildkit', secrets: [{ id: 'yarnrc', src: '/tmp/s/1' }, { id: 'npmrc', src: '/tmp/s/0' }] },
+      ['--secret', 'id=npmrc,src=/tmp/s/0', '--secret', 'id=yarnrc,src=/tmp/s/1', '--build-arg', 'BUILDKIT_INLINE_CACHE=1'],
+    ],
+    ['buildx: secrets', { mode: 'buildx', secrets: [{ id: 'npmrc', src: '/tmp/s/0' }] }, ['--secret', 'id=npmrc,src=/tmp/s/0', '--cache-to', 'type=inline', '--load']],
+    ['classic: --ssh', { mode: 'buildkit', ssh: ['default'] }, ['--ssh', 'default', '--build-arg', 'BUILDKIT_INLINE_CACHE=1']],
+    ['buildx: --ssh each', { mode: 'buildx', ssh: ['default', 'gh=/k'] }, ['--ssh', 'default', '--ssh', 'gh=/k', '--cache-to', 'type=inline', '--load']],
+    [
+      'network, secrets, ssh after no-cache',
+      { mode: 'buildkit', noCache: true, network: 'none', secrets: [{ id: 'a', src: '/a' }], ssh: ['default'] },
+      ['--no-cache', '--network', 'none', '--secret', 'id=a,src=/a', '--ssh', 'default', '--build-arg', 'BUILDKIT_INLINE_CACHE=1'],
+    ],
   ])('%s', (_name, overrides, expected) => {
     const p = plan({ tags: [], ...overrides });
     expect(flags(p)).toEqual(expected);

@@ -25,6 +25,12 @@ export interface BuildPlan {
   /** Where buildx writes build metadata (`--metadata-file`). */
   metadataFile?: string;
   noCache?: boolean;
+  /** BuildKit secrets, each a file (`--secret id=…,src=…`): never a value on the command line. */
+  secrets?: Array<{ id: string; src: string }>;
+  /** SSH agent sockets or keys to forward (`--ssh default`, `--ssh id=path`). */
+  ssh?: string[];
+  /** `--network` of RUN steps, e.g. `host`. */
+  network?: string;
 }
 
 /** argv and extra env for `docker` that carries out a plan. Never a joined string. */
@@ -37,6 +43,11 @@ export function buildArgv(plan: BuildPlan): { args: string[]; env: Record<string
   if (plan.target) args.push('--target', plan.target);
   if (plan.platform) args.push('--platform', plan.platform);
   if (plan.noCache) args.push('--no-cache');
+  if (plan.network) args.push('--network', plan.network);
+  for (const secret of [...(plan.secrets ?? [])].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    args.push('--secret', `id=${secret.id},src=${secret.src}`);
+  }
+  for (const ssh of plan.ssh ?? []) args.push('--ssh', ssh);
 
   if (plan.mode === 'buildx') {
     for (const ref of plan.cacheFrom) args.push('--cache-from', `type=registry,ref=${ref}`);

@@ -119,3 +119,16 @@ describe('serviceContentTag', () => {
     expect(serviceContentTag(hash, platform)).not.toBe(serviceContentTag(TASK, 'linux/amd64'));
   });
 });
+
+describe('baseContentHash: what Docker records about a file', () => {
+  it('permission bits change the hash (0644 → 0600 is a different image)', () => {
+    const withMode = (mode: number) => baseContentHash({ ...INPUT, files: [{ ...FILES[0], mode }, FILES[1], FILES[2]] });
+    expect(withMode(0o644)).not.toBe(withMode(0o600));
+    expect(withMode(0o644)).toBe(withMode(0o644));
+  });
+
+  it('a symbolic link differs from a file holding its target text', () => {
+    const file = { path: 'link', sha256: sha('4'), executable: false, mode: 0o777 };
+    expect(baseContentHash({ ...INPUT, files: [file] })).not.toBe(baseContentHash({ ...INPUT, files: [{ ...file, symlink: true }] }));
+  });
+});

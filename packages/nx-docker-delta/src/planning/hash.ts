@@ -6,6 +6,10 @@ export interface HashedFile {
   sha256: string;
   /** Executable bit matters to the image. */
   executable: boolean;
+  /** Permission bits as Docker records them (`0o644`, `0o755`, `0o600`…); part of the image, so of the hash. */
+  mode?: number;
+  /** A symbolic link (kept as a link by Docker): `sha256` is then the hash of the link text. */
+  symlink?: boolean;
 }
 
 export interface BaseHashInput {
@@ -27,7 +31,8 @@ export function baseContentHash(input: BaseHashInput): string {
   feed('format', 'nx-docker-delta/base/1');
   feed('dockerfile', input.dockerfileText.replace(/\r\n/g, '\n'));
   for (const file of [...input.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    feed('file', `${file.path}\0${file.sha256}\0${file.executable ? 'x' : '-'}`);
+    const extra = `${file.mode !== undefined ? `\0${file.mode.toString(8)}` : ''}${file.symlink ? '\0l' : ''}`;
+    feed('file', `${file.path}\0${file.sha256}\0${file.executable ? 'x' : '-'}${extra}`);
   }
   for (const key of Object.keys(input.buildArgs).sort()) feed('arg', `${key}=${input.buildArgs[key]}`);
   feed('target', input.target ?? '');

@@ -63,13 +63,14 @@ describe('baseNameFor / baseRepository', () => {
 
 describe('baseInputs', () => {
   test.each<[string, BaseSpec, string[], string[]]>([
-    ['no COPY', WORKSPACE, [], ['{workspaceRoot}/Dockerfile.base', '{workspaceRoot}/.dockerignore']],
+    ['no COPY', WORKSPACE, [], ['{workspaceRoot}/Dockerfile.base', '{workspaceRoot}/Dockerfile.base.dockerignore', '{workspaceRoot}/.dockerignore']],
     [
       'root base copying files',
       WORKSPACE,
       ['package.json', './package-lock.json', '/tools/'],
       [
         '{workspaceRoot}/Dockerfile.base',
+        '{workspaceRoot}/Dockerfile.base.dockerignore',
         '{workspaceRoot}/.dockerignore',
         '{workspaceRoot}/package.json',
         '{workspaceRoot}/package.json/**/*',
@@ -79,13 +80,14 @@ describe('baseInputs', () => {
         '{workspaceRoot}/tools/**/*',
       ],
     ],
-    ['root base copying the whole context', WORKSPACE, ['.'], ['{workspaceRoot}/Dockerfile.base', '{workspaceRoot}/.dockerignore', '{workspaceRoot}/**/*']],
+    ['root base copying the whole context', WORKSPACE, ['.'], ['{workspaceRoot}/Dockerfile.base', '{workspaceRoot}/Dockerfile.base.dockerignore', '{workspaceRoot}/.dockerignore', '{workspaceRoot}/**/*']],
     [
       'nested base: paths are relative to its context',
       NODE,
       ['mix.exs', 'config/'],
       [
         '{workspaceRoot}/docker/node/Dockerfile.base',
+        '{workspaceRoot}/docker/node/Dockerfile.base.dockerignore',
         '{workspaceRoot}/docker/node/.dockerignore',
         '{workspaceRoot}/docker/node/mix.exs',
         '{workspaceRoot}/docker/node/mix.exs/**/*',
@@ -93,8 +95,8 @@ describe('baseInputs', () => {
         '{workspaceRoot}/docker/node/config/**/*',
       ],
     ],
-    ['nested base copying its whole context', NODE, ['./'], ['{workspaceRoot}/docker/node/Dockerfile.base', '{workspaceRoot}/docker/node/.dockerignore', '{workspaceRoot}/docker/node/**/*']],
-    ['a source listed twice appears once', WORKSPACE, ['a', './a'], ['{workspaceRoot}/Dockerfile.base', '{workspaceRoot}/.dockerignore', '{workspaceRoot}/a', '{workspaceRoot}/a/**/*']],
+    ['nested base copying its whole context', NODE, ['./'], ['{workspaceRoot}/docker/node/Dockerfile.base', '{workspaceRoot}/docker/node/Dockerfile.base.dockerignore', '{workspaceRoot}/docker/node/.dockerignore', '{workspaceRoot}/docker/node/**/*']],
+    ['a source listed twice appears once', WORKSPACE, ['a', './a'], ['{workspaceRoot}/Dockerfile.base', '{workspaceRoot}/Dockerfile.base.dockerignore', '{workspaceRoot}/.dockerignore', '{workspaceRoot}/a', '{workspaceRoot}/a/**/*']],
   ])('%s', (_name, base, sources, expected) => {
     expect(baseInputs(base, sources)).toEqual(expected);
   });

@@ -114,7 +114,12 @@ export function chooseBase(
 
 /** Inputs that stand for a base image: its Dockerfile and exactly the files it copies. */
 export function baseInputs(base: BaseSpec, sources: string[]): string[] {
-  const files = [`{workspaceRoot}/${base.dockerfile}`, `{workspaceRoot}/${join(base.context, '.dockerignore')}`];
+  // The ignore file the context reader applies: `<Dockerfile>.dockerignore` beside it, else the context's.
+  const files = [
+    `{workspaceRoot}/${base.dockerfile}`,
+    `{workspaceRoot}/${base.dockerfile}.dockerignore`,
+    `{workspaceRoot}/${join(base.context, '.dockerignore')}`,
+  ];
   for (const source of sources) {
     const relative = source.replace(/^\.?\/+/, '').replace(/\/+$/, '');
     const path = join(base.context, relative);

@@ -89,6 +89,7 @@ describe('createNodes', () => {
               "executor": "nx-docker-delta:base",
               "inputs": [
                 "{workspaceRoot}/Dockerfile.base",
+                "{workspaceRoot}/Dockerfile.base.dockerignore",
                 "{workspaceRoot}/.dockerignore",
                 "{workspaceRoot}/package.json",
                 "{workspaceRoot}/package.json/**/*",
@@ -216,6 +217,7 @@ describe('createNodes', () => {
                 "{workspaceRoot}/apps/api/Dockerfile.dockerignore",
                 "{workspaceRoot}/apps/api/.dockerignore",
                 "{workspaceRoot}/Dockerfile.base",
+                "{workspaceRoot}/Dockerfile.base.dockerignore",
                 "{workspaceRoot}/.dockerignore",
                 "{workspaceRoot}/package.json",
                 "{workspaceRoot}/package.json/**/*",
@@ -322,6 +324,7 @@ describe('createNodes', () => {
                 "{workspaceRoot}/apps/web/Dockerfile.dockerignore",
                 "{workspaceRoot}/apps/web/.dockerignore",
                 "{workspaceRoot}/Dockerfile.base",
+                "{workspaceRoot}/Dockerfile.base.dockerignore",
                 "{workspaceRoot}/.dockerignore",
                 "{workspaceRoot}/package.json",
                 "{workspaceRoot}/package.json/**/*",

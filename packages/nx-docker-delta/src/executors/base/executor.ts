@@ -8,7 +8,7 @@ import type { BaseExecutorSchema } from './schema';
 /** docker-base: make every base of this project available under its content-addressed tag. */
 const runExecutor: PromiseExecutor<BaseExecutorSchema> = async (options, context: ExecutorContext) =>
   runReported(async (log, signal) => {
-    const settings = resolveSettings(options, process.env, await readGitInfo(context.root));
+    const settings = resolveSettings(options, process.env, await readGitInfo(context.root), context.root);
     const engine = await engineFor(settings);
     for (const spec of options.bases) {
       await ensureBase(

@@ -10,7 +10,7 @@ const runExecutor: PromiseExecutor<ServiceExecutorSchema> = async (options, cont
   runReported(async (log, signal) => {
     const project = context.projectName as string;
     const git = await readGitInfo(context.root);
-    const settings = resolveSettings(options, process.env, git);
+    const settings = resolveSettings(options, process.env, git, context.root);
     const engine = await engineFor(settings);
     await buildService(options, {
       workspaceRoot: context.root,

@@ -6,6 +6,8 @@ import { ImageRefError } from '../../planning/image-ref';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
 import { ImageSettings, SettingsError } from '../../builds/settings';
+import { SecretError } from '../../builds/secrets';
+import { ContextError } from '../../context/reader';
 
 /** Every base the workspace defines, read from the docker-base targets Nx resolved. */
 export function workspaceBases(context: ExecutorContext): Array<{ spec: BaseSpec; project: string }> {
@@ -50,7 +52,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
-const EXPECTED = [DockerError, RegistryError, DockerfileError, ImageRefError, BuildInputError, SettingsError];
+const EXPECTED = [DockerError, RegistryError, DockerfileError, ImageRefError, BuildInputError, SettingsError, SecretError, ContextError];
 
 /** Runs an executor body: expected failures become one clear sentence and `success: false`. */
 export async function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {

@@ -2,7 +2,7 @@ import { ExecutorContext, PromiseExecutor, logger, readCachedProjectGraph } from
 import { join } from 'node:path';
 import { BuildInputError } from '../../builds/base';
 import { ServiceOptions, buildService, writeReceipt } from '../../builds/service';
-import { resolveSettings } from '../../builds/settings';
+import { resolveBuildInputs, resolveSettings } from '../../builds/settings';
 import { checkStart } from '../../builds/smoke';
 import { applyTags, checkAvailability, expectedServiceRef } from '../../builds/verify';
 import { readGitInfo } from '../../engine/git';
@@ -59,7 +59,8 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
           projectRoot: config.root,
           projectGraph: context.projectGraph ?? readCachedProjectGraph(),
           engine,
-          settings,
+          // Secrets are read only now: checking an image needs no token, rebuilding it may.
+          settings: { ...settings, ...resolveBuildInputs(targetOptions, process.env, context.root) },
           bases: workspaceBases(context),
           inputHash,
           log,

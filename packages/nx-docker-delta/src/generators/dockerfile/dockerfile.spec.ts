@@ -50,10 +50,13 @@ ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-alpine
 
 # deps: production dependencies of this service only; rebuilt only when they change.
+# Registry auth: .npmrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
+    --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
 
@@ -99,11 +102,14 @@ ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-bookworm-slim
 
 # deps: production dependencies of this service only; rebuilt only when they change.
+# Registry auth: .npmrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yam[l] ./
 COPY workspace_module[s] ./workspace_modules/
 RUN --mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=locked \\
+    --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     pnpm install --frozen-lockfile --prod --store-dir=/pnpm-store \\
     && mkdir -p node_modules
 
@@ -144,11 +150,15 @@ ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-alpine
 
 # deps: production dependencies of this service only; rebuilt only when they change.
+# Registry auth: .npmrc/.yarnrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json yarn.lock ./
 COPY workspace_module[s] ./workspace_modules/
 RUN --mount=type=cache,id=nxdd-yarn,target=/yarn-cache,sharing=locked \\
+    --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
+    --mount=type=secret,id=yarnrc,target=/app/.yarnrc,required=false \\
+    --mount=type=ssh,required=false \\
     yarn install --frozen-lockfile --production --non-interactive --cache-folder /yarn-cache \\
     && mkdir -p node_modules
 
@@ -176,10 +186,12 @@ CMD ["node","main.js"]
 `);
   });
 
-  it('yarn berry installs with the node-modules linker and copies .yarnrc.yml', async () => {
+  it('yarn berry installs with the node-modules linker and mounts .yarnrc.yml as a secret, never COPYing it', async () => {
     const tree = await workspace('yarn-berry');
+    tree.write('.yarnrc.yml', 'nodeLinker: node-modules\nnpmAuthToken: "${NPM_TOKEN}"\n');
     await dockerfileGenerator(tree, { project: 'api', skipFormat: true });
-    expect(read(tree)).toContain('COPY .yarnrc.yml ./');
+    expect(read(tree)).not.toMatch(/COPY[^\n]*yarnrc/);
+    expect(read(tree)).toContain('--mount=type=secret,id=yarnrc,target=/app/.yarnrc.yml,required=false');
     expect(read(tree)).toContain('YARN_NODE_LINKER=node-modules YARN_ENABLE_GLOBAL_CACHE=true yarn install --immutable');
     expect(read(tree, 'docker/workspace-base/Dockerfile.base')).toContain('corepack prepare yarn@4.5.3 --activate');
   });
@@ -197,10 +209,13 @@ ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-alpine
 
 # deps: production dependencies of this service only; rebuilt only when they change.
+# Registry auth: .npmrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
+    --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
 
@@ -210,6 +225,8 @@ FROM \${BASE_IMAGE} AS build
 WORKDIR /workspace
 COPY .nx-docker-delta/build-manifest/package.json .nx-docker-delta/build-manifest/package-lock.json ./
 RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
+    --mount=type=secret,id=npmrc,target=/workspace/.npmrc,required=false \\
+    --mount=type=ssh,required=false \\
     npm ci --no-audit --no-fund
 COPY nx.json tsconfig.base.json ./
 COPY libs/shared libs/shared

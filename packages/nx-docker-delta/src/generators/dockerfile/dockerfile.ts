@@ -19,6 +19,7 @@ import { posix } from 'node:path';
 import { DEFAULT_BASE_DIR } from '../../constants';
 import { baseNameFor, baseRepository } from '../../planning/targets';
 import { detectToolchain, inUmbrellaDeps, SUPPORTED_TOOLCHAINS, type Toolchain } from '../utils/toolchain';
+import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
 import { writeUserFile } from '../utils/write-user-file';
 import { renderElixirDockerfile } from './lib/elixir-dockerfile';
 import { renderNodeDockerfile, type NodeRuntime } from './lib/node-dockerfile';
@@ -201,7 +202,8 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
     const rootConfigFiles = ['nx.json', 'tsconfig.base.json', 'tsconfig.json'].filter((f) => tree.exists(f));
     const packageManagerFiles =
       toolchain.packageManager === 'yarn-berry'
-        ? ['.yarnrc.yml', ...(tree.exists('.yarn/releases') ? ['.yarn/releases'] : [])].filter((f) => tree.exists(f))
+        ? // Not .yarnrc.yml: it may hold npmAuthToken; the install step mounts it as the secret "yarnrc".
+          ['.yarn/releases'].filter((f) => tree.exists(f))
         : [];
     content = renderNodeDockerfile({
       projectName: project.name,
@@ -223,6 +225,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
     });
   }
   writeUserFile(tree, posix.join(project.root, 'Dockerfile'), content, { force: schema.force });
+  if (toolchain.kind === 'node') logger.info(PRIVATE_REGISTRY_NOTE);
   if (!schema.skipFormat) await formatFiles(tree);
 }
 

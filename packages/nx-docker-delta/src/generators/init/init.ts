@@ -6,6 +6,7 @@
 import { formatFiles, joinPathFragments, logger, offsetFromRoot, readNxJson, updateNxJson, writeJson, type Tree } from '@nx/devkit';
 import { DEFAULT_BASE_DIR, DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SERVICE_TARGET } from '../../constants';
 import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
+import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
 import { writeUserFile } from '../utils/write-user-file';
 import { mergeDockerignore, renderElixirBase, renderNodeBase } from './lib/base-dockerfile';
 import type { InitGeneratorSchema } from './schema';
@@ -49,6 +50,7 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
     }
     const baseDir = chooseBaseDir(tree, schema.baseDir);
     writeUserFile(tree, joinPathFragments(baseDir, 'Dockerfile.base'), base, { force: schema.force });
+    if (toolchain.kind === 'node') logger.info(PRIVATE_REGISTRY_NOTE);
     if (baseDir !== '.' && !tree.exists(joinPathFragments(baseDir, 'project.json'))) {
       writeJson(tree, joinPathFragments(baseDir, 'project.json'), {
         name: baseDir.split('/').pop(),

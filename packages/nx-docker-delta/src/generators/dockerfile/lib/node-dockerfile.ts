@@ -84,6 +84,38 @@ function pmCommands(pm: NodePackageManager): PmCommands {
   }
 }
 
+/**
+ * Auth files the package manager reads, mounted as BuildKit secrets for the install step only:
+ * a token never lands in a layer (nor in a registry cache export). The build passes the
+ * workspace's own `.npmrc` / `.yarnrc.yml` as these secrets automatically; without one the
+ * mount is simply absent (`required=false`), so public-only workspaces build unchanged.
+ */
+export function secretMounts(pm: NodePackageManager, workdir: string): string[] {
+  const mount = (id: string, file: string) => `--mount=type=secret,id=${id},target=${workdir}/${file},required=false`;
+  switch (pm) {
+    case 'npm':
+    case 'pnpm':
+      return [mount('npmrc', '.npmrc')];
+    case 'yarn':
+      return [mount('npmrc', '.npmrc'), mount('yarnrc', '.yarnrc')];
+    case 'yarn-berry':
+      return [mount('yarnrc', '.yarnrc.yml')];
+  }
+}
+
+function authFiles(pm: NodePackageManager): string {
+  return pm === 'yarn-berry' ? '.yarnrc.yml' : pm === 'yarn' ? '.npmrc/.yarnrc' : '.npmrc';
+}
+
+/**
+ * One `RUN` with the cache mount, the auth-file secrets and the SSH agent (for `git+ssh`
+ * dependencies; present only when the build is given `--ssh`, e.g. NX_DOCKER_SSH=default), then the command.
+ */
+function installRun(pm: NodePackageManager, cacheMount: string, workdir: string, command: string): string[] {
+  const mounts = [...secretMounts(pm, workdir), '--mount=type=ssh,required=false'];
+  return [`RUN ${cacheMount} \\`, ...mounts.map((m) => `    ${m} \\`), `    ${command}`];
+}
+
 /** `pnpm-workspace.yaml` may or may not be emitted with the pruned lockfile; the `[l]` wildcard keeps COPY valid either way. */
 const manifestSources = (i: NodeDockerfileInput, dir = '') => {
   const files = [`${dir}package.json`, `${dir}${i.lockfile}`];
@@ -145,13 +177,13 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     `ARG RUNTIME_IMAGE=${runtimeImage}`,
     '',
     '# deps: production dependencies of this service only; rebuilt only when they change.',
+    `# Registry auth: ${authFiles(i.packageManager)} mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.`,
     'FROM ${BASE_IMAGE} AS deps',
     'WORKDIR /app',
     ...(pmFiles.length ? [`COPY ${pmFiles.join(' ')} ./`] : []),
     ...workspaceModulesForInstall(i),
     // mkdir: a service without production dependencies gets no node_modules, and the runtime COPY needs one.
-    `RUN ${pm.cacheMount} \\`,
-    `    ${pm.prodInstall} \\`,
+    ...installRun(i.packageManager, pm.cacheMount, '/app', `${pm.prodInstall} \\`),
     '    && mkdir -p node_modules',
     '',
   ];
@@ -172,8 +204,7 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
       'WORKDIR /workspace',
       ...(pmFiles.length ? [`COPY ${pmFiles.join(' ')} ./`] : []),
       `COPY ${manifestSources(i, `${BUILD_MANIFEST_DIR}/`).join(' ')} ./`,
-      `RUN ${pm.cacheMount} \\`,
-      `    ${pm.fullInstall}`,
+      ...installRun(i.packageManager, pm.cacheMount, '/workspace', pm.fullInstall),
       ...(i.rootConfigFiles?.length ? [`COPY ${i.rootConfigFiles.join(' ')} ./`] : []),
       ...roots.map((r) => `COPY ${r} ${r}`),
       `RUN NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true ${pm.exec} nx run ${i.projectName}:${i.buildTarget ?? 'build'} --outputStyle=static \\`,

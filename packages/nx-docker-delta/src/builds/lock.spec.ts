@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withLock } from './lock';
+
+const LOCK_MODULE = join(__dirname, 'lock.ts');
+
+/** A real second process that takes the lock and holds it until it is killed. */
+function spawnHolder(lock: string) {
+  const script = `require(${JSON.stringify(LOCK_MODULE)}).withLock(${JSON.stringify(lock)}, () => { process.stdout.write('held\\n'); setInterval(() => {}, 1000); return new Promise(() => {}); })`;
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+    env: { ...process.env, TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: 'commonjs', moduleResolution: 'node10', customConditions: null }) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const held = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+    child.on('exit', (code) => reject(new Error(`holder exited early (${code})`)));
+  });
+  return { child, held };
+}
+
+describe('withLock', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'nxdd-lock-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs callers one at a time', async () => {
+    const lock = join(dir, 'l');
+    const order: string[] = [];
+    const job = (name: string) =>
+      withLock(lock, async () => {
+        order.push(`${name}:in`);
+        await new Promise((r) => setTimeout(r, 50));
+        order.push(`${name}:out`);
+      });
+    await Promise.all([job('a'), job('b')]);
+    expect(order).toEqual(['a:in', 'a:out', 'b:in', 'b:out']);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('recovers at once when its holder was killed with SIGKILL', async () => {
+    const lock = join(dir, 'l');
+    const { child, held } = spawnHolder(lock);
+    await held;
+    expect(JSON.parse(readFileSync(join(lock, 'owner.json'), 'utf8')).pid).toBe(child.pid);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const started = Date.now();
+    // A long lease: only the pid check can free it this fast.
+    await expect(withLock(lock, async () => 'built', { timeoutMs: 10_000, leaseMs: 600_000 })).resolves.toBe('built');
+    expect(Date.now() - started).toBeLessThan(2_000);
+  }, 30_000);
+
+  it('waits for a live holder', async () => {
+    const lock = join(dir, 'l');
+    const { child, held } = spawnHolder(lock);
+    await held;
+    try {
+      await expect(withLock(lock, async () => 'x', { timeoutMs: 600, leaseMs: 600_000 })).rejects.toThrow(
+        new RegExp(`held by pid ${child.pid} .* — stop that build, or delete the folder if none is running\\.`)
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('does not trust a pid that now belongs to another process (reused pid)', async () => {
+    const lock = join(dir, 'l');
+    mkdirSync(lock);
+    // This very process's pid, with a start time it never had: the recorded holder is gone.
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    writeFileSync(join(lock, 'owner.json'), JSON.stringify({ pid: process.pid, start: '1', boot, host: require('node:os').hostname(), token: 'old' }));
+    await expect(withLock(lock, async () => 'ok', { timeoutMs: 2_000, leaseMs: 600_000 })).resolves.toBe('ok');
+  });
+
+  it('frees a lock whose holder stopped renewing its lease (folder of an older version, another host)', async () => {
+    const lock = join(dir, 'l');
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'owner.json'), JSON.stringify({ pid: 1, start: '', boot: 'b', host: 'elsewhere', token: 'old' }));
+    await expect(withLock(lock, async () => 'ok', { timeoutMs: 5_000, leaseMs: 300 })).resolves.toBe('ok');
+  });
+
+  it('keeps the lease of a long-running holder fresh', async () => {
+    const lock = join(dir, 'l');
+    const second = new Promise((r) => setTimeout(r, 150)).then(() => withLock(lock, async () => 'second', { timeoutMs: 5_000, leaseMs: 200 }));
+    const order: string[] = [];
+    await withLock(
+      lock,
+      async () => {
+        await new Promise((r) => setTimeout(r, 800));
+        order.push('first done');
+      },
+      { leaseMs: 200 }
+    );
+    order.push(String(await second));
+    expect(order).toEqual(['first done', 'second']);
+  });
+});
