@@ -13,6 +13,7 @@ import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
+import { dependencyImageFor } from './deps';
 import type { ImageOptions, ImageSettings } from './settings';
 
 /** Options of the service executor (schema.json is the source of truth). */
@@ -60,7 +61,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   if (!existsSync(dockerfilePath)) {
     throw new BuildInputError(`Dockerfile ${options.dockerfile} of project ${ctx.project} does not exist — fix the "dockerfile" option or create it.`);
   }
-  const facts = readDockerfileFacts(readFileSync(dockerfilePath, 'utf8'), options.dockerfile);
+  const dockerfileText = readFileSync(dockerfilePath, 'utf8');
+  const facts = readDockerfileFacts(dockerfileText, options.dockerfile);
 
   const repository = options.image ?? `${settings.imagePrefix}${sanitizeRepository(ctx.project)}`;
   const image = qualify(repository, settings.registry);
@@ -116,6 +118,20 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     }
   }
 
+  const deps = await dependencyImageFor(
+    {
+      dockerfileText,
+      dockerfilePath,
+      dockerfile: options.dockerfile,
+      contextDir,
+      baseRef: base?.ref ?? options.buildArgs?.BASE_IMAGE ?? facts.baseArgDefault ?? '',
+      owner: base?.name ?? ctx.project,
+      buildArgs: options.buildArgs ?? {},
+      noCache: options.noCache,
+    },
+    ctx
+  );
+
   const { cacheFrom, cacheTo } = await layerCache(engine, settings, { image, repository });
 
   const labels = {
@@ -125,6 +141,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     'dev.nx-docker-delta.project': ctx.project,
     'dev.nx-docker-delta.inputs': ctx.inputHash,
     ...(base ? { 'dev.nx-docker-delta.base': base.ref } : {}),
+    ...(deps ? { 'dev.nx-docker-delta.deps': deps.ref } : {}),
     ...options.labels,
   };
 
@@ -134,7 +151,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       dockerfile: dockerfilePath,
       context: contextDir,
       tags,
-      buildArgs: { ...(base ? { BASE_IMAGE: base.ref } : {}), ...options.buildArgs },
+      buildArgs: { ...(base ? { BASE_IMAGE: base.ref } : {}), ...(deps ? { DEPS_IMAGE: deps.ref } : {}), ...options.buildArgs },
       labels,
       target: options.target,
       platform: settings.platform,
@@ -164,6 +181,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     digest,
     pushed: settings.push,
     base,
+    ...(deps ? { deps } : {}),
     inputHash: ctx.inputHash,
     steps: { total: built.stats.total, run: built.stats.run, cached: built.stats.cached },
     sizeBytes: info?.size ?? 0,

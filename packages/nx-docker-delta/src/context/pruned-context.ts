@@ -244,15 +244,23 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     collect(abs, toPosix(o.buildOutputPath).replace(/\/+$/, ''), wanted);
   }
 
-  mkdirSync(o.outputDir, { recursive: true });
   const files = [...wanted.keys()].sort();
+  syncStagedFolder(o.outputDir, wanted);
+  return { dir: o.outputDir, files };
+}
+
+/**
+ * Makes `dir` hold exactly `wanted` (plus a self-ignoring .gitignore): unchanged files keep
+ * their bytes and mtime, others are written, everything else is deleted.
+ */
+export function syncStagedFolder(dir: string, wanted: Map<string, { content: Buffer; mode?: number }>): void {
+  mkdirSync(dir, { recursive: true });
   // A staged context holds package.json and tsconfig files (workspace libraries): git and Nx must
   // not see it, or Nx finds each library twice ("MultipleProjectsWithSameNameError") and every
   // later command fails. A self-ignoring folder works whatever the workspace's .gitignore says.
   wanted.set('.gitignore', { content: Buffer.from('# Staged by nx-docker-delta for docker build: never commit it.\n*\n'), mode: 0o644 });
-  for (const [rel, entry] of wanted) writeIfChanged(join(o.outputDir, rel), entry);
-  prune(o.outputDir, '', wanted);
-  return { dir: o.outputDir, files };
+  for (const [rel, entry] of wanted) writeIfChanged(join(dir, rel), entry);
+  prune(dir, '', wanted);
 }
 
 /**
