@@ -7,7 +7,8 @@ import { formatFiles, joinPathFragments, logger, offsetFromRoot, readNxJson, upd
 import { DEFAULT_BASE_DIR, DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SERVICE_TARGET } from '../../constants';
 import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
 import { writeUserFile } from '../utils/write-user-file';
-import { mergeDockerignore, renderElixirBase, renderNodeBase } from './lib/base-dockerfile';
+import { mergeDockerignore, renderElixirBase, renderNodeBase, updateOsBuildDeps } from './lib/base-dockerfile';
+import { nativeBuildNeeds } from './lib/native-deps';
 import type { InitGeneratorSchema } from './schema';
 
 /** Package name as users write it in nx.json. */
@@ -43,12 +44,21 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
       `nx-docker-delta: no Dockerfile.base written — no supported toolchain found; supported: ${SUPPORTED_TOOLCHAINS}.`
     );
   } else {
-    let base = toolchain.kind === 'node' ? renderNodeBase(toolchain, flavour) : renderElixirBase(toolchain, flavour);
+    const native = toolchain.kind === 'node' ? nativeBuildNeeds(toolchain.packageManager, tree.read(toolchain.lockfile, 'utf-8')) : undefined;
+    let base = toolchain.kind === 'node' ? renderNodeBase(toolchain, flavour, native) : renderElixirBase(toolchain, flavour);
     if (schema.baseImage) {
       base = base.replace(/^ARG (NODE_IMAGE|ELIXIR_IMAGE)=.*$/m, `ARG $1=${schema.baseImage}`);
     }
     const baseDir = chooseBaseDir(tree, schema.baseDir);
-    writeUserFile(tree, joinPathFragments(baseDir, 'Dockerfile.base'), base, { force: schema.force });
+    const basePath = joinPathFragments(baseDir, 'Dockerfile.base');
+    const existing = tree.read(basePath, 'utf-8');
+    // An existing base keeps the user's edits; only the compilers verdict follows the lockfile.
+    const updated = toolchain.kind === 'node' && native && existing !== null && !schema.force ? updateOsBuildDeps(existing, flavour, toolchain.lockfile, native) : undefined;
+    if (updated !== undefined) {
+      tree.write(basePath, updated);
+      logger.info(`nx-docker-delta: updated OS_BUILD_DEPS in ${basePath} (${native?.needed ? 'native addons need compilers' : 'no native addons'}).`);
+    }
+    else writeUserFile(tree, basePath, base, { force: schema.force });
     if (baseDir !== '.' && !tree.exists(joinPathFragments(baseDir, 'project.json'))) {
       writeJson(tree, joinPathFragments(baseDir, 'project.json'), {
         name: baseDir.split('/').pop(),
