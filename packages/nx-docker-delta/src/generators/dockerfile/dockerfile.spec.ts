@@ -60,6 +60,9 @@ RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
 
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
+
 # build: the output of \`nx run api:build\`, compiled on the host and cached by Nx.
 FROM \${BASE_IMAGE} AS build
 WORKDIR /app
@@ -71,9 +74,6 @@ WORKDIR /release
 COPY package.json ./
 COPY workspace_module[s] ./workspace_modules/
 COPY --from=build /app/dist ./
-
-# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
-FROM \${DEPS_IMAGE} AS dependencies
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.
@@ -116,6 +116,9 @@ RUN --mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=locked \\
     pnpm install --frozen-lockfile --prod --store-dir=/pnpm-store \\
     && mkdir -p node_modules
 
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
+
 # build: the output of \`nx run api:build\`, compiled on the host and cached by Nx.
 FROM \${BASE_IMAGE} AS build
 WORKDIR /app
@@ -126,9 +129,6 @@ FROM \${BASE_IMAGE} AS release
 WORKDIR /release
 COPY package.json ./
 COPY --from=build /app/dist ./
-
-# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
-FROM \${DEPS_IMAGE} AS dependencies
 
 # runtime: debian-slim, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.
@@ -167,6 +167,9 @@ RUN --mount=type=cache,id=nxdd-yarn,target=/yarn-cache,sharing=locked \\
     yarn install --frozen-lockfile --production --non-interactive --cache-folder /yarn-cache \\
     && mkdir -p node_modules
 
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
+
 # build: the output of \`nx run api:build\`, compiled on the host and cached by Nx.
 FROM \${BASE_IMAGE} AS build
 WORKDIR /app
@@ -177,9 +180,6 @@ FROM \${BASE_IMAGE} AS release
 WORKDIR /release
 COPY package.json ./
 COPY --from=build /app/dist ./
-
-# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
-FROM \${DEPS_IMAGE} AS dependencies
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.
@@ -225,6 +225,9 @@ RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
 
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
+
 # build: compiled inside Docker (hermetic). Dev dependencies come from a second pruned
 # manifest that adds the build toolchain (nx, compilers); sources are copied last.
 FROM \${BASE_IMAGE} AS build
@@ -244,9 +247,6 @@ WORKDIR /release
 COPY package.json ./
 COPY workspace_module[s] ./workspace_modules/
 COPY --from=build /app/dist ./
-
-# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
-FROM \${DEPS_IMAGE} AS dependencies
 
 # runtime: alpine, non-root, production mode. node_modules first: code-only changes
 # then replace one small layer.

@@ -157,6 +157,9 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     `    ${pm.prodInstall} \\`,
     '    && mkdir -p node_modules',
     '',
+    '# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).',
+    'FROM ${DEPS_IMAGE} AS dependencies',
+    '',
   ];
   if (i.compile === 'host') {
     lines.push(
@@ -195,9 +198,6 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     // Libraries change less often than the service itself: their layer comes first.
     ...(i.packageManager === 'npm' ? [`COPY ${optionalSource(WORKSPACE_MODULES_DIR)} ./${WORKSPACE_MODULES_DIR}/`] : []),
     'COPY --from=build /app/dist ./',
-    '',
-    '# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).',
-    'FROM ${DEPS_IMAGE} AS dependencies',
     '',
     `# runtime: ${i.runtime}, non-root, production mode. node_modules first: code-only changes`,
     '# then replace one small layer.',
