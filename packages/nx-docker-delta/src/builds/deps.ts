@@ -95,6 +95,15 @@ export async function ensureDeps(input: DepsPlanInput, ctx: DepsContext): Promis
       }
     }
 
+    // Built earlier without a registry (same inputs, same tag): tag it into the registry's name.
+    const unqualified = `${depsRepository(input.owner, settings.imagePrefix)}:${plan.tag}`;
+    if (settings.registry && unqualified !== plan.ref && (await engine.inspectImage(unqualified))) {
+      await engine.tag(unqualified, plan.ref);
+      const digest = settings.push ? await engine.push(plan.ref, { signal: ctx.signal }) : undefined;
+      ctx.log(`Dependency image ${plan.ref} is ${unqualified} from the local image store — not reinstalled.`);
+      return { ref: plan.ref, inputHash: plan.hash, outcome: 'reused', digest };
+    }
+
     const dir = stageDepsContext(input.contextDir, plan.files, join(ctx.workspaceRoot, DEPS_CONTEXTS_DIR, plan.tag));
     ctx.log(`Building dependency image ${plan.ref} (stage ${input.stage.stage} of ${input.dockerfile}, ${plan.files.length} input files)`);
     const built = await engine.build(

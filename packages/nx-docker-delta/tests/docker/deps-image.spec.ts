@@ -158,6 +158,7 @@ describeDocker('dependency images on a real Docker engine', () => {
 
   it('services with identical pruned dependencies share one dependency image, built once', async () => {
     const r = await run('first build', ['run-many', '-t', 'docker-build', '--parallel=3']);
+    measured.push(...linesWith(r.output, /[Dd]ependency image /).map((l) => `  ${l}`));
     const [a, b, c] = SERVICES.map(receipt);
     expect(a.deps.ref).toBe(b.deps.ref);
     expect(c.deps.ref).not.toBe(a.deps.ref);
@@ -171,6 +172,7 @@ describeDocker('dependency images on a real Docker engine', () => {
     expect(inspectImage(c.deps.ref)).toBeDefined();
 
     // The service image holds the dependency image's node_modules: its packages load.
+    measured.push(`receipt of a, "deps": ${JSON.stringify(a.deps)}`, `receipt of b, "deps": ${JSON.stringify(b.deps)}`);
     const probe = docker(['run', '--rm', c.ref, 'node', '-e', "require('ms'); require('is-number'); console.log('deps ok')"]);
     expect(probe.stdout.trim()).toBe('deps ok');
   });
@@ -211,7 +213,9 @@ describeDocker('dependency images on a real Docker engine', () => {
   });
 
   it('push mode pushes every dependency image; a fresh machine pulls them and never runs npm ci', async () => {
-    await run('push mode', ['run-many', '-t', 'docker-build', '--parallel=3', '--skip-nx-cache'], PUSH_ENV);
+    const first = await run('push mode', ['run-many', '-t', 'docker-build', '--parallel=3', '--skip-nx-cache'], PUSH_ENV);
+    // Built before without a registry (same inputs, same tag): tagged and pushed, not rebuilt.
+    expect(linesWith(first.output, DEPS_BUILT)).toEqual([]);
     const pushed = SERVICES.map(receipt);
     for (const r of pushed) expect(r.deps).toMatchObject({ ref: expect.stringMatching(new RegExp(`^${REGISTRY}/${NS}/${DEPS_REPO}:`)), digest: expect.stringMatching(/^sha256:/) });
     expect(await listTags(`${NS}/${DEPS_REPO}`)).toHaveLength(3);
@@ -220,6 +224,7 @@ describeDocker('dependency images on a real Docker engine', () => {
     removeRefs(localRefs(NS));
     pruneBuildCache();
     const r = await run('fresh machine (push mode)', ['run-many', '-t', 'docker-build', '--parallel=3', '--skip-nx-cache'], PUSH_ENV);
+    measured.push(...linesWith(r.output, /[Dd]ependency image /).map((l) => `  ${l}`));
     expect(linesWith(r.output, NPM_CI_STEP)).toEqual([]);
     expect(linesWith(r.output, DEPS_BUILT)).toEqual([]);
     expect(linesWith(r.output, /Dependency image .* pulled from the registry — not reinstalled\./)).toHaveLength(3);
