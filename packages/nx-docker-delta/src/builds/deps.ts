@@ -76,6 +76,11 @@ export function planDeps(input: DepsPlanInput, ctx: Pick<DepsContext, 'settings'
 export async function ensureDeps(input: DepsPlanInput, ctx: DepsContext): Promise<DepsRecord> {
   const plan = planDeps(input, ctx);
   const { engine, settings } = ctx;
+  // Already here and nothing to push: no lock (services sharing it do not queue on it).
+  if (!settings.push && (await engine.inspectImage(plan.ref))) {
+    ctx.log(`Dependency image ${plan.ref} is in the local image store — not reinstalled.`);
+    return { ref: plan.ref, inputHash: plan.hash, outcome: 'reused' };
+  }
   const lock = join(ctx.workspaceRoot, '.nx-docker-delta', 'locks', `deps-${plan.tag}`);
   return withLock(lock, async () => {
     if (await engine.inspectImage(plan.ref)) {

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 export async function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 60 * 60_000): Promise<T> {
   mkdirSync(dirname(path), { recursive: true });
   const started = Date.now();
+  let polls = 0;
   for (;;) {
     try {
       mkdirSync(path);
@@ -22,7 +23,8 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs 
       if (Date.now() - started > timeoutMs) {
         throw new Error(`Waited ${Math.round(timeoutMs / 60000)} min for lock ${path} — delete it if no build is running.`);
       }
-      await new Promise((r) => setTimeout(r, 250));
+      // Short waits first (an image inspect or a receipt write), then every 250 ms (a build).
+      await new Promise((r) => setTimeout(r, Math.min(250, 20 * 2 ** Math.min(polls++, 4))));
     }
   }
   try {
