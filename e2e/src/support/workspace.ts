@@ -18,6 +18,8 @@ export interface Receipt {
   digest?: string;
   pushed: boolean;
   base?: { name: string; ref: string };
+  /** The dependency image it took node_modules from. */
+  deps?: { ref: string; outcome: 'built' | 'reused' | 'pulled' };
   steps: { total: number; run: number; cached: number };
   outcome: string;
 }
@@ -80,6 +82,10 @@ export class NxRun {
   steps(project: string, target = 'docker-service'): DockerStep[] {
     const builds = dockerBuilds(this.task(project, target)?.output ?? '');
     return builds[builds.length - 1] ?? [];
+  }
+  /** Steps of every build the task ran: a dependency image's build comes before the service's. */
+  allSteps(project: string, target = 'docker-service'): DockerStep[] {
+    return dockerBuilds(this.task(project, target)?.output ?? '').flat();
   }
   /**
    * Lines matching `pattern` in the output of tasks that ran. Nx replays the terminal output of

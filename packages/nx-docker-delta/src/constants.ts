@@ -30,6 +30,12 @@ export const DEFAULT_EXCLUDE = [
 /** The build argument through which a service receives its base image reference. */
 export const BASE_IMAGE_ARG = 'BASE_IMAGE';
 
+/** The build argument through which a service receives its dependency image (see planning/deps.ts). */
+export const DEPS_IMAGE_ARG = 'DEPS_IMAGE';
+
+/** Staged dependency-image contexts (only the files the deps stage copies), relative to the workspace root. */
+export const DEPS_CONTEXTS_DIR = '.nx-docker-delta/deps-contexts';
+
 /** Receipts (the cacheable outputs) live here, relative to the workspace root. */
 export const RECEIPTS_DIR = 'dist/nx-docker-delta';
 

@@ -72,6 +72,16 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
  */
 export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
   const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine) });
+  // The common case — the base is already here, nothing to push — needs no lock: parallel
+  // services would otherwise queue on it one image inspect (and one lock poll) at a time.
+  if (!ctx.settings.push) {
+    const present = await ctx.engine.inspectImage(plan.ref);
+    const current = present && readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
+    if (present && receiptStillTrue(current, { ref: plan.ref, imageId: present.id, pushed: false, digest: undefined })) {
+      ctx.log(`Base ${spec.name} is up to date (${plan.ref} is in the local image store) — not rebuilt.`);
+      return current;
+    }
+  }
   return withLock(baseLockPath(plan.ref), async () => {
     const started = Date.now();
     const { engine, settings } = ctx;

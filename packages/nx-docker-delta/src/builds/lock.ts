@@ -39,6 +39,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
   const me = { ...currentOwner(), token: randomBytes(8).toString('hex') };
   const started = Date.now();
   let told = false;
+  let polls = 0;
   for (;;) {
     if (tryAcquire(path, me)) break;
     const holder = readOwner(path);
@@ -53,7 +54,8 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
     }
     if (!told) options.onWait?.();
     told = true;
-    await new Promise((r) => setTimeout(r, 200));
+    // Short waits first (an image inspect or a receipt write), then every 250 ms (a build).
+    await new Promise((r) => setTimeout(r, Math.min(250, 20 * 2 ** Math.min(polls++, 4))));
   }
   const ownerFile = join(path, 'owner.json');
   const heartbeat = setInterval(() => {

@@ -14,6 +14,7 @@ import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
+import { dependencyImageFor } from './deps';
 import { targetPlatform } from './settings';
 import type { BuildInputOptions, ImageOptions, ImageSettings } from './settings';
 
@@ -67,7 +68,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   if (!existsSync(dockerfilePath)) {
     throw new BuildInputError(`Dockerfile ${options.dockerfile} of project ${ctx.project} does not exist — fix the "dockerfile" option or create it.`);
   }
-  const facts = readDockerfileFacts(readFileSync(dockerfilePath, 'utf8'), options.dockerfile);
+  const dockerfileText = readFileSync(dockerfilePath, 'utf8');
+  const facts = readDockerfileFacts(dockerfileText, options.dockerfile);
   // The option (set by inference) wins; the directive covers targets written by hand.
   const contextOption = options.context ?? facts.directives['context'] ?? ctx.projectRoot;
   const fromRoot = (contextOption === '.' || contextOption === '') && ctx.projectRoot !== '.';
@@ -135,6 +137,20 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     }
   }
 
+  const deps = await dependencyImageFor(
+    {
+      dockerfileText,
+      dockerfilePath,
+      dockerfile: options.dockerfile,
+      contextDir,
+      baseRef: base?.ref ?? options.buildArgs?.BASE_IMAGE ?? facts.baseArgDefault ?? '',
+      owner: base?.name ?? ctx.project,
+      buildArgs: options.buildArgs ?? {},
+      noCache: options.noCache,
+    },
+    ctx
+  );
+
   const { cacheFrom, cacheTo } = await layerCache(engine, settings, { image, repository });
 
   const labels = {
@@ -144,6 +160,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     'dev.nx-docker-delta.project': ctx.project,
     'dev.nx-docker-delta.inputs': ctx.inputHash,
     ...(base ? { 'dev.nx-docker-delta.base': base.ref } : {}),
+    ...(deps ? { 'dev.nx-docker-delta.deps': deps.ref } : {}),
     ...options.labels,
   };
 
@@ -155,7 +172,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       dockerfile: dockerfilePath,
       context: contextDir,
       tags,
-      buildArgs: { ...(base ? { BASE_IMAGE: base.ref } : {}), ...options.buildArgs },
+      buildArgs: { ...(base ? { BASE_IMAGE: base.ref } : {}), ...(deps ? { DEPS_IMAGE: deps.ref } : {}), ...options.buildArgs },
       labels,
       target: options.target,
       platform: settings.platform,
@@ -188,6 +205,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     digest,
     pushed: settings.push,
     base,
+    ...(deps ? { deps } : {}),
     inputHash: ctx.inputHash,
     steps: { total: built.stats.total, run: built.stats.run, cached: built.stats.cached },
     sizeBytes: info?.size ?? 0,

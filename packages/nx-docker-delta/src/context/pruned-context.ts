@@ -75,7 +75,8 @@ const SKIP_NAMES = new Set(['node_modules', '.git', '.nx', '.nx-docker-delta']);
 const isSkipped = (name: string) => SKIP_NAMES.has(name) || name.startsWith('.env');
 
 /** A staged file (bytes) or symbolic link (kept as a link, as Docker keeps it). */
-type Entry = { content: Buffer; mode?: number } | { link: string };
+export type StagedEntry = { content: Buffer; mode?: number } | { link: string };
+type Entry = StagedEntry;
 
 const toPosix = (p: string) => p.split(sep).join('/');
 
@@ -256,15 +257,23 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     );
   }
 
-  mkdirSync(o.outputDir, { recursive: true });
   const files = [...wanted.keys()].sort();
+  syncStagedFolder(o.outputDir, wanted);
+  return { dir: o.outputDir, files };
+}
+
+/**
+ * Makes `dir` hold exactly `wanted` (plus a self-ignoring .gitignore): unchanged files keep
+ * their bytes and mtime, others are written, everything else is deleted.
+ */
+export function syncStagedFolder(dir: string, wanted: Map<string, StagedEntry>): void {
+  mkdirSync(dir, { recursive: true });
   // A staged context holds package.json and tsconfig files (workspace libraries): git and Nx must
   // not see it, or Nx finds each library twice ("MultipleProjectsWithSameNameError") and every
   // later command fails. A self-ignoring folder works whatever the workspace's .gitignore says.
   wanted.set('.gitignore', { content: Buffer.from('# Staged by nx-docker-delta for docker build: never commit it.\n*\n'), mode: 0o644 });
-  for (const [rel, entry] of wanted) writeIfChanged(join(o.outputDir, rel), entry);
-  prune(o.outputDir, '', wanted);
-  return { dir: o.outputDir, files };
+  for (const [rel, entry] of wanted) writeIfChanged(join(dir, rel), entry);
+  prune(dir, '', wanted);
 }
 
 /**

@@ -54,3 +54,37 @@ export function serviceContentTag(inputHash: string, platform: string | undefine
   hash.update(`nx-docker-delta/service/1\0${inputHash}\0${platform ?? ''}\0`);
   return `nx-${hash.digest('hex').slice(0, 32)}`;
 }
+
+export interface DepsHashInput {
+  /** The dependency stage's instructions and the global ARG lines it references (planning/deps.ts). */
+  instructions: string[];
+  globalArgs: string[];
+  /** The files the stage copies, by their path in its context. */
+  files: HashedFile[];
+  /** The base image it installs on (its content-addressed ref, or what BASE_IMAGE defaults to). */
+  baseRef: string;
+  /** Build args the stage references, with the values this build passes. */
+  buildArgs: Record<string, string>;
+  platform?: string;
+}
+
+/**
+ * Content address of a dependency image: the stage's instructions (so its install command),
+ * the pruned manifest + lockfile (+ workspace-module manifests) it copies, the base it installs
+ * on and the platform — nothing about the service that asked for it, so every service with the
+ * same pruned dependency set computes the same tag and shares one image.
+ */
+export function depsContentHash(input: DepsHashInput): string {
+  const hash = createHash('sha256');
+  const feed = (label: string, value: string) => hash.update(`${label}\0${value.length}\0${value}\0`);
+  feed('format', 'nx-docker-delta/deps/1');
+  for (const line of input.globalArgs) feed('global-arg', line);
+  for (const line of input.instructions) feed('instruction', line);
+  for (const file of [...input.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    feed('file', `${file.path}\0${file.sha256}\0${file.executable ? 'x' : '-'}`);
+  }
+  feed('base', input.baseRef);
+  for (const key of Object.keys(input.buildArgs).sort()) feed('arg', `${key}=${input.buildArgs[key]}`);
+  feed('platform', input.platform ?? '');
+  return hash.digest('hex');
+}

@@ -24,6 +24,17 @@ export interface ImageReceipt {
   pushed: boolean;
   /** The base image it was built on. */
   base?: { name: string; ref: string };
+  /**
+   * The content-addressed dependency image it took node_modules from (services whose Dockerfile
+   * declares ARG DEPS_IMAGE), and whether this build built, reused or pulled it.
+   */
+  deps?: {
+    ref: string;
+    inputHash: string;
+    outcome: 'built' | 'reused' | 'pulled';
+    digest?: string;
+    steps?: { total: number; run: number; cached: number };
+  };
   /** Hash of the inputs: the Nx task hash for services, the content hash for bases. */
   inputHash: string;
   steps: { total: number; run: number; cached: number };

@@ -48,6 +48,9 @@ describe('dockerfile generator (Node)', () => {
 # another service never reaches it.
 ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-alpine
+# The plugin builds the deps stage once per content hash as a shared dependency image and
+# passes it here; plain \`docker build\` uses the deps stage below.
+ARG DEPS_IMAGE=deps
 
 # deps: production dependencies of this service only; rebuilt only when they change.
 # Registry auth: .npmrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
@@ -59,6 +62,9 @@ RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
+
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
 
 # build: the output of \`nx run api:build\`, compiled on the host and cached by Nx.
 FROM \${BASE_IMAGE} AS build
@@ -77,7 +83,7 @@ COPY --from=build /app/dist ./
 FROM \${RUNTIME_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=dependencies /app/node_modules ./node_modules
 COPY --from=release /release ./
 USER 1000:1000
 ENV PORT=3000
@@ -100,6 +106,9 @@ CMD ["node","main.js"]
 # another service never reaches it.
 ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-bookworm-slim
+# The plugin builds the deps stage once per content hash as a shared dependency image and
+# passes it here; plain \`docker build\` uses the deps stage below.
+ARG DEPS_IMAGE=deps
 
 # deps: production dependencies of this service only; rebuilt only when they change.
 # Registry auth: .npmrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
@@ -112,6 +121,9 @@ RUN --mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=locked \\
     --mount=type=ssh,required=false \\
     pnpm install --frozen-lockfile --prod --store-dir=/pnpm-store \\
     && mkdir -p node_modules
+
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
 
 # build: the output of \`nx run api:build\`, compiled on the host and cached by Nx.
 FROM \${BASE_IMAGE} AS build
@@ -129,7 +141,7 @@ COPY --from=build /app/dist ./
 FROM \${RUNTIME_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=dependencies /app/node_modules ./node_modules
 COPY --from=release /release ./
 USER 1000:1000
 CMD ["node","main.js"]
@@ -148,6 +160,9 @@ CMD ["node","main.js"]
 # another service never reaches it.
 ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-alpine
+# The plugin builds the deps stage once per content hash as a shared dependency image and
+# passes it here; plain \`docker build\` uses the deps stage below.
+ARG DEPS_IMAGE=deps
 
 # deps: production dependencies of this service only; rebuilt only when they change.
 # Registry auth: .npmrc/.yarnrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
@@ -161,6 +176,9 @@ RUN --mount=type=cache,id=nxdd-yarn,target=/yarn-cache,sharing=locked \\
     --mount=type=ssh,required=false \\
     yarn install --frozen-lockfile --production --non-interactive --cache-folder /yarn-cache \\
     && mkdir -p node_modules
+
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
 
 # build: the output of \`nx run api:build\`, compiled on the host and cached by Nx.
 FROM \${BASE_IMAGE} AS build
@@ -178,7 +196,7 @@ COPY --from=build /app/dist ./
 FROM \${RUNTIME_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=dependencies /app/node_modules ./node_modules
 COPY --from=release /release ./
 USER 1000:1000
 CMD ["node","main.js"]
@@ -207,6 +225,9 @@ CMD ["node","main.js"]
 # another service never reaches it.
 ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=node:20-alpine
+# The plugin builds the deps stage once per content hash as a shared dependency image and
+# passes it here; plain \`docker build\` uses the deps stage below.
+ARG DEPS_IMAGE=deps
 
 # deps: production dependencies of this service only; rebuilt only when they change.
 # Registry auth: .npmrc mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.
@@ -218,6 +239,9 @@ RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
     --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
     && mkdir -p node_modules
+
+# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).
+FROM \${DEPS_IMAGE} AS dependencies
 
 # build: compiled inside Docker (hermetic). Dev dependencies come from a second pruned
 # manifest that adds the build toolchain (nx, compilers); sources are copied last.
@@ -246,7 +270,7 @@ COPY --from=build /app/dist ./
 FROM \${RUNTIME_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=dependencies /app/node_modules ./node_modules
 COPY --from=release /release ./
 USER 1000:1000
 CMD ["node","main.js"]
@@ -381,6 +405,9 @@ describe('dockerfile generator (Elixir umbrella)', () => {
 "# Release image of umbrella app "api", generated by \`nx g nx-docker-delta:dockerfile --project=api\`.
 ARG BASE_IMAGE=workspace-base
 ARG RUNTIME_IMAGE=alpine:3.21.0
+# The plugin builds the deps stage once per content hash as a shared dependency image and
+# passes it here; plain \`docker build\` uses the deps stage below.
+ARG DEPS_IMAGE=deps
 
 # deps: manifests only, each app's mix.exs at its own path; rebuilt only when they change.
 FROM \${BASE_IMAGE} AS deps
@@ -395,7 +422,7 @@ COPY apps/util/mix.exs apps/util/
 RUN mix deps.get --only prod && mix deps.compile
 
 # build: api and its in-umbrella deps only; other apps stay manifest-only.
-FROM deps AS build
+FROM \${DEPS_IMAGE} AS build
 COPY apps/core apps/core
 COPY apps/util apps/util
 COPY apps/api apps/api

@@ -53,7 +53,8 @@ FROM \${NODE_IMAGE}
 
 # OS build dependencies for native modules (node-gyp), installed once for all services.
 # Extend with --build-arg OS_BUILD_DEPS="... libpq-dev" or empty it to skip.
-ARG OS_BUILD_DEPS="python3 make g++ libc6-compat"
+# Native addons: none in pnpm-lock.yaml, so no compilers (re-run \`nx g nx-docker-delta:init\` after adding one).
+ARG OS_BUILD_DEPS=""
 RUN if [ -n "$OS_BUILD_DEPS" ]; then apk add --no-cache $OS_BUILD_DEPS; fi
 
 # pnpm pinned to the workspace's version.
@@ -82,6 +83,7 @@ FROM \${NODE_IMAGE}
 
 # OS build dependencies for native modules (node-gyp), installed once for all services.
 # Extend with --build-arg OS_BUILD_DEPS="... libpq-dev" or empty it to skip.
+# Native addons: cannot tell from package-lock.json, so compilers for node-gyp are included.
 ARG OS_BUILD_DEPS="python3 make g++ ca-certificates"
 RUN if [ -n "$OS_BUILD_DEPS" ]; then \\
       apt-get update \\
@@ -156,6 +158,33 @@ WORKDIR /app
     expect(tree.read(BASE, 'utf-8')).toBe('FROM mine\n');
     await initGenerator(tree, { skipFormat: true, force: true });
     expect(tree.read(BASE, 'utf-8')).toBe(first);
+  });
+
+  it('installs OS build tools only when the lockfile has a native addon; a re-run follows the lockfile', async () => {
+    const tree = nodeTree('npm');
+    tree.write('package-lock.json', JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/ms': { version: '2.1.3' } } }));
+    await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+    const lines = (tree.read(BASE, 'utf-8') as string).split('\n').filter((l) => /^ARG OS_BUILD_DEPS=|^# Native addons/.test(l));
+    expect(lines).toEqual([
+      '# Native addons: none in package-lock.json, so no compilers (re-run `nx g nx-docker-delta:init` after adding one).',
+      'ARG OS_BUILD_DEPS=""',
+    ]);
+
+    // The user edits another line; a native addon arrives: init moves only the verdict.
+    tree.write(BASE, (tree.read(BASE, 'utf-8') as string).replace('WORKDIR /app', 'WORKDIR /srv'));
+    tree.write('package-lock.json', JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/bcrypt': { version: '5.1.1', hasInstallScript: true } } }));
+    await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+    const updated = tree.read(BASE, 'utf-8') as string;
+    expect(updated).toContain('# Native addons: bcrypt in package-lock.json may compile, so compilers for node-gyp are included.\nARG OS_BUILD_DEPS="python3 make g++ ca-certificates"\n');
+    expect(updated).toContain('WORKDIR /srv');
+    await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+    expect(tree.read(BASE, 'utf-8')).toBe(updated);
+
+    // A list the user extended is theirs.
+    tree.write(BASE, updated.replace('g++ ca-certificates"', 'g++ ca-certificates libpq-dev"'));
+    tree.write('package-lock.json', JSON.stringify({ lockfileVersion: 3, packages: { '': {} } }));
+    await initGenerator(tree, { flavour: 'debian', skipFormat: true });
+    expect(tree.read(BASE, 'utf-8')).toContain('libpq-dev"');
   });
 
   it('a second run changes no file', async () => {

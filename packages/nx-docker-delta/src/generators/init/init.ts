@@ -8,7 +8,8 @@ import { DEFAULT_BASE_DIR, DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SE
 import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
 import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
 import { writeUserFile } from '../utils/write-user-file';
-import { mergeDockerignore, renderElixirBase, renderNodeBase } from './lib/base-dockerfile';
+import { mergeDockerignore, renderElixirBase, renderNodeBase, updateOsBuildDeps } from './lib/base-dockerfile';
+import { nativeBuildNeeds } from './lib/native-deps';
 import type { InitGeneratorSchema } from './schema';
 
 /** Package name as users write it in nx.json. */
@@ -44,12 +45,21 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
       `nx-docker-delta: no Dockerfile.base written — no supported toolchain found; supported: ${SUPPORTED_TOOLCHAINS}.`
     );
   } else {
-    let base = toolchain.kind === 'node' ? renderNodeBase(toolchain, flavour) : renderElixirBase(toolchain, flavour);
+    const native = toolchain.kind === 'node' ? nativeBuildNeeds(toolchain.packageManager, tree.read(toolchain.lockfile, 'utf-8')) : undefined;
+    let base = toolchain.kind === 'node' ? renderNodeBase(toolchain, flavour, native) : renderElixirBase(toolchain, flavour);
     if (schema.baseImage) {
       base = base.replace(/^ARG (NODE_IMAGE|ELIXIR_IMAGE)=.*$/m, `ARG $1=${schema.baseImage}`);
     }
     const baseDir = chooseBaseDir(tree, schema.baseDir);
-    writeUserFile(tree, joinPathFragments(baseDir, 'Dockerfile.base'), base, { force: schema.force });
+    const basePath = joinPathFragments(baseDir, 'Dockerfile.base');
+    const existing = tree.read(basePath, 'utf-8');
+    // An existing base keeps the user's edits; only the compilers verdict follows the lockfile.
+    const updated = toolchain.kind === 'node' && native && existing !== null && !schema.force ? updateOsBuildDeps(existing, flavour, toolchain.lockfile, native) : undefined;
+    if (updated !== undefined) {
+      tree.write(basePath, updated);
+      logger.info(`nx-docker-delta: updated OS_BUILD_DEPS in ${basePath} (${native?.needed ? 'native addons need compilers' : 'no native addons'}).`);
+    }
+    else writeUserFile(tree, basePath, base, { force: schema.force });
     if (toolchain.kind === 'node') logger.info(PRIVATE_REGISTRY_NOTE);
     if (baseDir !== '.' && !tree.exists(joinPathFragments(baseDir, 'project.json'))) {
       writeJson(tree, joinPathFragments(baseDir, 'project.json'), {

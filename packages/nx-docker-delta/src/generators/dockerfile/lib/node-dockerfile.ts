@@ -175,6 +175,9 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     '# another service never reaches it.',
     `ARG BASE_IMAGE=${i.baseImage}`,
     `ARG RUNTIME_IMAGE=${runtimeImage}`,
+    '# The plugin builds the deps stage once per content hash as a shared dependency image and',
+    '# passes it here; plain `docker build` uses the deps stage below.',
+    'ARG DEPS_IMAGE=deps',
     '',
     '# deps: production dependencies of this service only; rebuilt only when they change.',
     `# Registry auth: ${authFiles(i.packageManager)} mounted as a build secret (passed by nx-docker-delta from the workspace root), never copied.`,
@@ -185,6 +188,9 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     // mkdir: a service without production dependencies gets no node_modules, and the runtime COPY needs one.
     ...installRun(i.packageManager, pm.cacheMount, '/app', `${pm.prodInstall} \\`),
     '    && mkdir -p node_modules',
+    '',
+    '# dependencies: the deps stage above, or the prebuilt dependency image (--build-arg DEPS_IMAGE=…).',
+    'FROM ${DEPS_IMAGE} AS dependencies',
     '',
   ];
   if (i.compile === 'host') {
@@ -229,7 +235,7 @@ export function renderNodeDockerfile(i: NodeDockerfileInput): string {
     'FROM ${RUNTIME_IMAGE} AS runtime',
     'WORKDIR /app',
     'ENV NODE_ENV=production',
-    'COPY --from=deps /app/node_modules ./node_modules',
+    'COPY --from=dependencies /app/node_modules ./node_modules',
     'COPY --from=release /release ./',
     // Numeric: Kubernetes' runAsNonRoot can only verify a numeric USER.
     `USER ${distroless ? '65532:65532' : '1000:1000'}`,

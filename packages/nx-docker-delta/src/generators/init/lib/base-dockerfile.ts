@@ -4,6 +4,7 @@
  * base, so no service change can invalidate it (the seed's lesson).
  */
 import type { ElixirToolchain, NodeToolchain } from '../../utils/toolchain';
+import type { NativeBuildNeeds } from './native-deps';
 
 export type OsFlavour = 'alpine' | 'debian';
 
@@ -51,9 +52,53 @@ function packageManagerInstall(t: NodeToolchain): string[] {
   }
 }
 
-/** `Dockerfile.base` for a Node workspace. */
-export function renderNodeBase(t: NodeToolchain, flavour: OsFlavour): string {
-  const osDeps = flavour === 'alpine' ? 'python3 make g++ libc6-compat' : 'python3 make g++ ca-certificates';
+/** OS build tools for node-gyp per flavour: what the base installs when a native addon needs them. */
+export const NODE_OS_BUILD_DEPS: Record<OsFlavour, string> = {
+  alpine: 'python3 make g++ libc6-compat',
+  debian: 'python3 make g++ ca-certificates',
+};
+
+/** The line before `ARG OS_BUILD_DEPS` that says why the base has compilers or not (init rewrites both). */
+export const NATIVE_ADDONS_COMMENT = '# Native addons: ';
+
+/** The generated `# Native addons: …` line and `ARG OS_BUILD_DEPS=…` line for a lockfile verdict. */
+export function osBuildDepsLines(flavour: OsFlavour, lockfile: string, native: NativeBuildNeeds): [string, string] {
+  if (native.needed === false) {
+    return [
+      `${NATIVE_ADDONS_COMMENT}none in ${lockfile}, so no compilers (re-run \`nx g nx-docker-delta:init\` after adding one).`,
+      'ARG OS_BUILD_DEPS=""',
+    ];
+  }
+  const why =
+    native.needed === undefined
+      ? `cannot tell from ${lockfile}, so compilers for node-gyp are included.`
+      : `${native.packages.slice(0, 6).join(', ')}${native.packages.length > 6 ? ', …' : ''} in ${lockfile} may compile, so compilers for node-gyp are included.`;
+  return [`${NATIVE_ADDONS_COMMENT}${why}`, `ARG OS_BUILD_DEPS="${NODE_OS_BUILD_DEPS[flavour]}"`];
+}
+
+/**
+ * Re-running init on an existing Dockerfile.base: moves only its OS_BUILD_DEPS verdict to what
+ * the lockfile says now, and only when the ARG still holds a value init writes (never a list
+ * the user extended). Returns undefined when there is nothing to change.
+ */
+export function updateOsBuildDeps(existing: string, flavour: OsFlavour, lockfile: string, native: NativeBuildNeeds): string | undefined {
+  const arg = /^ARG OS_BUILD_DEPS=(.*)$/m.exec(existing);
+  if (!arg) return undefined;
+  const generatedValues = ['""', `"${NODE_OS_BUILD_DEPS.alpine}"`, `"${NODE_OS_BUILD_DEPS.debian}"`];
+  if (!generatedValues.includes(arg[1].trim())) return undefined;
+  const [comment, argLine] = osBuildDepsLines(flavour, lockfile, native);
+  const lines = existing.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('ARG OS_BUILD_DEPS='));
+  lines[at] = argLine;
+  if (at > 0 && lines[at - 1].startsWith(NATIVE_ADDONS_COMMENT)) lines[at - 1] = comment;
+  else lines.splice(at, 0, comment);
+  const updated = lines.join('\n');
+  return updated === existing ? undefined : updated;
+}
+
+/** `Dockerfile.base` for a Node workspace; `native` is the lockfile's verdict (see native-deps.ts). */
+export function renderNodeBase(t: NodeToolchain, flavour: OsFlavour, native: NativeBuildNeeds = { needed: undefined, packages: [] }): string {
+  const [nativeComment, osDepsArg] = osBuildDepsLines(flavour, t.lockfile, native);
   return [
     '# Shared toolchain base for every Node service of this workspace (nx-docker-delta).',
     '# Toolchain only: no application source and no lockfile, so no service change invalidates it.',
@@ -63,7 +108,8 @@ export function renderNodeBase(t: NodeToolchain, flavour: OsFlavour): string {
     '',
     '# OS build dependencies for native modules (node-gyp), installed once for all services.',
     '# Extend with --build-arg OS_BUILD_DEPS="... libpq-dev" or empty it to skip.',
-    `ARG OS_BUILD_DEPS="${osDeps}"`,
+    nativeComment,
+    osDepsArg,
     osInstall(flavour, 'OS_BUILD_DEPS'),
     '',
     ...packageManagerInstall(t),

@@ -1,0 +1,4 @@
+export interface MigrateDepsImageGeneratorSchema {
+  /** Skip formatting the written files. Default false. */
+  skipFormat?: boolean;
+}

@@ -1,0 +1,237 @@
+/**
+ * Docker suite for content-addressed dependency images (issue 8, item 1), on a real engine, a
+ * real registry and real `npm ci` runs inside the builds.
+ *
+ * One temp npm workspace — a root Dockerfile.base on the `node:20-bookworm-slim` stand-in and
+ * three services whose Dockerfiles the `dockerfile` generator's renderer writes: `a` and `b`
+ * need only `ms`, `c` needs `ms` + `is-number` — goes through ordered scenarios: first build
+ * (a and b share one dependency image, built once), a code-only change (the dependency image
+ * is untouched, no install step runs), a dependency added to one service (only its dependency
+ * image is built), push mode, and a fresh machine (local images removed, build cache pruned):
+ * the dependency images are pulled and `npm ci` never runs.
+ *
+ * It runs `docker builder prune -af`: run it under the exclusive Docker lock
+ * (`flock -x /work/locks/docker.lock …`, as `npm test` does for suites that prune).
+ * Needs the stand-in image, the registry (NXDD_TEST_REGISTRY) and the npm registry reachable
+ * from inside builds (the lockfile is resolved at setup).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderNodeDockerfile } from '../../src/generators/dockerfile/lib/node-dockerfile';
+import { docker, dockerSuiteGate, inspectImage, localRefs, pruneBuildCache, removeRefs } from '../support/docker';
+import { linesWith, ranTasks } from '../support/nx-output';
+import { REGISTRY, deleteRepositoriesUnder, listTags, registryProblem } from '../support/registry';
+import { NxResult, TestWorkspace, ensurePluginBuilt } from '../support/workspace';
+
+const SUITE = 'dependency-image Docker suite (tests/docker/deps-image.spec.ts)';
+const NODE_STANDIN = 'node:20-bookworm-slim';
+const skipped = dockerSuiteGate(SUITE, { images: [NODE_STANDIN] });
+const describeDocker = skipped ? describe.skip : describe;
+
+const NS = `nxdd-deps-${Date.now().toString(36)}${process.pid.toString(36)}`;
+const SERVICES = ['a', 'b', 'c'];
+const STREAM = '--output-style=stream';
+const DEPS_REPO = `${NS}/workspace-deps`;
+const PUSH_ENV = { PUSH: 'true', NX_DOCKER_REGISTRY: `${REGISTRY}/${NS}` };
+const receiptPath = (svc: string) => `dist/nx-docker-delta/apps/${svc}/docker-service.json`;
+
+/** A BuildKit step line of the install (`#9 [deps 4/4] RUN --mount=… npm ci --omit=dev …`). */
+const NPM_CI_STEP = /\[deps +\d+\/\d+\] RUN .*\bnpm ci\b/;
+const DEPS_BUILT = /Building dependency image /;
+
+function serverSource(svc: string, packages: string[]): string {
+  return [
+    ...packages.map((p, i) => `const dep${i} = require('${p}');`),
+    `module.exports = { name: '${svc}', deps: [${packages.map((_, i) => `dep${i}`).join(', ')}] };`,
+    `console.log(JSON.stringify({ service: '${svc}', revision: 1 }));`,
+    '',
+  ].join('\n');
+}
+
+function projectJson(svc: string) {
+  return {
+    name: svc,
+    projectType: 'application',
+    targets: {
+      build: {
+        executor: 'nx:run-commands',
+        outputs: [`{workspaceRoot}/dist/apps/${svc}`],
+        options: { command: `mkdir -p dist/apps/${svc} && cp apps/${svc}/src/main.js dist/apps/${svc}/main.js` },
+      },
+    },
+  };
+}
+
+function dockerfile(svc: string): string {
+  return renderNodeDockerfile({
+    projectName: svc,
+    projectRoot: `apps/${svc}`,
+    packageManager: 'npm',
+    lockfile: 'package-lock.json',
+    buildOutputPath: `dist/apps/${svc}`,
+    main: 'main.js',
+    compile: 'host',
+    runtime: 'debian-slim',
+    nodeMajor: '20',
+    baseImage: 'workspace-base',
+    runtimeImage: NODE_STANDIN,
+  });
+}
+
+const ROOT_DEPENDENCIES = { 'is-number': '7.0.0', 'left-pad': '1.3.0', ms: '2.1.3' };
+
+/** The root lockfile, resolved by npm itself (nothing installed). */
+function resolveLockfile(manifest: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nxdd-deps-lock-'));
+  try {
+    writeFileSync(join(dir, 'package.json'), manifest);
+    const r = spawnSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`npm install --package-lock-only failed: ${r.stderr}`);
+    return readFileSync(join(dir, 'package-lock.json'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fixtureFiles(): Record<string, string> {
+  const manifest = JSON.stringify({ name: 'deps-fixture', version: '0.0.0', private: true, dependencies: ROOT_DEPENDENCIES }, null, 2) + '\n';
+  const files: Record<string, string> = {
+    'package.json': manifest,
+    'package-lock.json': resolveLockfile(manifest),
+    'nx.json': JSON.stringify(
+      {
+        plugins: [{ plugin: 'nx-docker-delta', options: { imagePrefix: `${NS}/` } }],
+        namedInputs: { default: ['{projectRoot}/**/*'], production: ['default'] },
+        pluginsConfig: { '@nx/js': { analyzeSourceFiles: true } },
+      },
+      null,
+      2
+    ),
+    '.gitignore': 'node_modules\ndist\n.nx\n.nx-docker-delta\n',
+    '.dockerignore': 'node_modules\ndist\n.nx\n.nx-docker-delta\n.git\napps\n',
+    // Unique per run, so the base and every dependency image on it are really built here.
+    'Dockerfile.base': `ARG NODE_IMAGE=${NODE_STANDIN}\nFROM \${NODE_IMAGE}\nLABEL dev.nx-docker-delta.test-run=${NS}\nWORKDIR /app\n`,
+  };
+  const uses: Record<string, string[]> = { a: ['ms'], b: ['ms'], c: ['ms', 'is-number'] };
+  for (const svc of SERVICES) {
+    files[`apps/${svc}/project.json`] = JSON.stringify(projectJson(svc), null, 2);
+    files[`apps/${svc}/src/main.js`] = serverSource(svc, uses[svc]);
+    files[`apps/${svc}/Dockerfile`] = dockerfile(svc);
+  }
+  return files;
+}
+
+function ok(result: NxResult): NxResult {
+  if (result.code !== 0) throw new Error(`nx ${result.args.join(' ')} exited ${result.code ?? result.signal}:\n${result.output}`);
+  return result;
+}
+
+const measured: string[] = [];
+
+describeDocker('dependency images on a real Docker engine', () => {
+  let ws: TestWorkspace;
+  const suiteStarted = Date.now();
+  const receipt = (svc: string) => ws.readJson(receiptPath(svc));
+  const run = async (label: string, args: string[], env?: Record<string, string>) => {
+    const r = ok(await ws.nx([...args, STREAM], { env, timeoutMs: 6 * 60_000 }));
+    measured.push(`${label}: ${(r.durationMs / 1000).toFixed(1)}s, dependency images built ${linesWith(r.output, DEPS_BUILT).length}, npm ci steps ${linesWith(r.output, NPM_CI_STEP).length}`);
+    return r;
+  };
+
+  beforeAll(async () => {
+    const registry = await registryProblem();
+    if (registry) throw new Error(`${SUITE} needs the test registry: ${registry} — run bash tools/docker-env/ensure-registry.sh (or npm test).`);
+    ensurePluginBuilt();
+    ws = TestWorkspace.create(fixtureFiles(), 'nxdd-deps');
+  }, 5 * 60_000);
+
+  afterAll(async () => {
+    const leftovers = localRefs(NS);
+    if (leftovers.length) removeRefs(leftovers);
+    await deleteRepositoriesUnder(NS);
+    ws?.dispose();
+    // eslint-disable-next-line no-console
+    console.log(`${SUITE}: measured\n  ${measured.join('\n  ')}\n  total ${((Date.now() - suiteStarted) / 1000).toFixed(0)}s`);
+  }, 2 * 60_000);
+
+  it('services with identical pruned dependencies share one dependency image, built once', async () => {
+    const r = await run('first build', ['run-many', '-t', 'docker-build', '--parallel=3']);
+    measured.push(...linesWith(r.output, /[Dd]ependency image /).map((l) => `  ${l}`));
+    const [a, b, c] = SERVICES.map(receipt);
+    expect(a.deps.ref).toBe(b.deps.ref);
+    expect(c.deps.ref).not.toBe(a.deps.ref);
+    expect(a.deps.ref).toMatch(new RegExp(`^${DEPS_REPO}:[0-9a-f]{16}$`));
+    // Two dependency sets, two installs: the one a and b share ran once (the other found it).
+    expect(linesWith(r.output, DEPS_BUILT)).toHaveLength(2);
+    expect(linesWith(r.output, NPM_CI_STEP).length).toBeGreaterThanOrEqual(2);
+    expect([a.deps.outcome, b.deps.outcome].sort()).toEqual(['built', 'reused']);
+    expect(c.deps.outcome).toBe('built');
+    expect(inspectImage(a.deps.ref)).toBeDefined();
+    expect(inspectImage(c.deps.ref)).toBeDefined();
+
+    // The service image holds the dependency image's node_modules: its packages load.
+    measured.push(`receipt of a, "deps": ${JSON.stringify(a.deps)}`, `receipt of b, "deps": ${JSON.stringify(b.deps)}`);
+    const probe = docker(['run', '--rm', c.ref, 'node', '-e', "require('ms'); require('is-number'); console.log('deps ok')"]);
+    expect(probe.stdout.trim()).toBe('deps ok');
+  });
+
+  it('a code-only change never touches the dependency image: no install step runs', async () => {
+    const before = receipt('a');
+    const depsId = inspectImage(before.deps.ref)?.Id;
+    ws.write({ 'apps/a/src/main.js': ws.read('apps/a/src/main.js').replace('revision: 1', 'revision: 2') });
+    ws.commit('a: revision 2');
+    const r = await run('code-only change in a', ['affected', '-t', 'docker-build', '--base=HEAD~1']);
+    expect(ranTasks(r.output)).toContain('a:docker-service');
+    const after = receipt('a');
+    expect(after.ref).not.toBe(before.ref);
+    expect(after.deps).toMatchObject({ ref: before.deps.ref, outcome: 'reused' });
+    expect(inspectImage(before.deps.ref)?.Id).toBe(depsId);
+    expect(linesWith(r.output, DEPS_BUILT)).toEqual([]);
+    expect(linesWith(r.output, NPM_CI_STEP)).toEqual([]);
+  });
+
+  it('a dependency added to one service rebuilds only that dependency image', async () => {
+    const [a, b, c] = SERVICES.map(receipt);
+    ws.write({ 'apps/b/src/main.js': serverSource('b', ['ms', 'left-pad']) });
+    ws.commit('b: uses left-pad');
+    // Every service builds again (no Nx cache): only b's dependency set moved, so only its
+    // dependency image is built; a and c find theirs.
+    const r = await run('dependency added to b (all services rebuilt)', ['run-many', '-t', 'docker-build', '--parallel=3', '--skip-nx-cache']);
+    expect(linesWith(r.output, DEPS_BUILT)).toHaveLength(1);
+    expect(linesWith(r.output, DEPS_BUILT)[0]).toMatch(/^b:/);
+    const b2 = receipt('b');
+    expect(b2.deps.outcome).toBe('built');
+    expect([receipt('a').deps.outcome, receipt('c').deps.outcome]).toEqual(['reused', 'reused']);
+    expect(new Set([a.deps.ref, b2.deps.ref, c.deps.ref]).size).toBe(3);
+    expect(receipt('a').deps.ref).toBe(a.deps.ref);
+    expect(receipt('c').deps.ref).toBe(c.deps.ref);
+    expect(b.deps.ref).not.toBe(b2.deps.ref);
+    const probe = docker(['run', '--rm', b2.ref, 'node', '-e', "require('left-pad'); console.log('deps ok')"]);
+    expect(probe.stdout.trim()).toBe('deps ok');
+  });
+
+  it('push mode pushes every dependency image; a fresh machine pulls them and never runs npm ci', async () => {
+    const first = await run('push mode', ['run-many', '-t', 'docker-build', '--parallel=3', '--skip-nx-cache'], PUSH_ENV);
+    // Built before without a registry (same inputs, same tag): tagged and pushed, not rebuilt.
+    expect(linesWith(first.output, DEPS_BUILT)).toEqual([]);
+    const pushed = SERVICES.map(receipt);
+    for (const r of pushed) expect(r.deps).toMatchObject({ ref: expect.stringMatching(new RegExp(`^${REGISTRY}/${NS}/${DEPS_REPO}:`)), digest: expect.stringMatching(/^sha256:/) });
+    expect(await listTags(`${NS}/${DEPS_REPO}`)).toHaveLength(3);
+
+    // A fresh machine: none of this run's images, an empty build cache, the registry kept.
+    removeRefs(localRefs(NS));
+    pruneBuildCache();
+    const r = await run('fresh machine (push mode)', ['run-many', '-t', 'docker-build', '--parallel=3', '--skip-nx-cache'], PUSH_ENV);
+    measured.push(...linesWith(r.output, /[Dd]ependency image /).map((l) => `  ${l}`));
+    expect(linesWith(r.output, NPM_CI_STEP)).toEqual([]);
+    expect(linesWith(r.output, DEPS_BUILT)).toEqual([]);
+    expect(linesWith(r.output, /Dependency image .* pulled from the registry — not reinstalled\./)).toHaveLength(3);
+    for (const svc of SERVICES) {
+      expect(receipt(svc).deps).toMatchObject({ ref: pushed[SERVICES.indexOf(svc)].deps.ref, outcome: 'pulled' });
+    }
+    const probe = docker(['run', '--rm', receipt('c').ref, 'node', '-e', "require('is-number'); console.log('deps ok')"]);
+    expect(probe.stdout.trim()).toBe('deps ok');
+  });
+});
