@@ -7,6 +7,7 @@ import { BuildPlan, BuilderMode, buildArgv } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import { run, RunOptions } from './process';
+import { daemonAnswers, probeFingerprint, readCachedProbe, writeCachedProbe } from './probe-cache';
 import { headManifest, ManifestState } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
@@ -33,15 +34,31 @@ const probes = new Map<string, Promise<DockerClient>>();
  * With no explicit binary every `docker` on PATH is tried, because on some machines the first
  * one is a new CLI without the buildx plugin while an older BuildKit-capable one is installed.
  */
-export function probeDocker(options: { bin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<DockerClient> {
+export function probeDocker(options: { bin?: string; env?: NodeJS.ProcessEnv; cacheFile?: string } = {}): Promise<DockerClient> {
   const key = options.bin ?? '';
   let probe = probes.get(key);
   if (!probe) {
-    probe = doProbe(options.bin, options.env ?? process.env);
+    const env = options.env ?? process.env;
+    probe = options.cacheFile ? cachedProbe(options.bin, env, options.cacheFile) : doProbe(options.bin, env);
     probes.set(key, probe);
     probe.catch(() => probes.delete(key));
   }
   return probe;
+}
+
+/**
+ * The previous process's answer while nothing it depends on changed and the same daemon still
+ * answers (see ./probe-cache); otherwise a real probe, remembered for the next process.
+ */
+async function cachedProbe(explicit: string | undefined, env: NodeJS.ProcessEnv, file: string): Promise<DockerClient> {
+  const fingerprint = probeFingerprint({ candidates: explicit ? [explicit] : findOnPath('docker', env.PATH ?? ''), env });
+  if (fingerprint) {
+    const cached = readCachedProbe(file, fingerprint.key);
+    if (cached && (await daemonAnswers(fingerprint.socket))) return cached;
+  }
+  const client = await doProbe(explicit, env);
+  if (fingerprint) writeCachedProbe(file, fingerprint.key, client);
+  return client;
 }
 
 async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Promise<DockerClient> {

@@ -5,25 +5,13 @@
 // built on node:crypto and node:fs only: loading @nx/devkit in the plugin worker costs ~0.7 s.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
+import { workspaceDataDirectory } from '../utils/workspace-data';
+
+export { workspaceDataDirectory };
 
 /** Bump when the cached shape or the meaning of a key changes. */
 const CACHE_FORMAT = 'nx-docker-delta-inference/1';
-
-/**
- * Where Nx keeps per-workspace data (its project graph cache, its plugins' inference caches),
- * resolved the way Nx 21–24 do: `NX_WORKSPACE_DATA_DIRECTORY`, the older
- * `NX_PROJECT_GRAPH_CACHE_DIRECTORY`, else `.nx/workspace-data` (lerna-only workspaces:
- * `node_modules/.cache/nx-workspace-data`).
- */
-export function workspaceDataDirectory(workspaceRoot: string, env: NodeJS.ProcessEnv = process.env): string {
-  const configured = env.NX_WORKSPACE_DATA_DIRECTORY || env.NX_PROJECT_GRAPH_CACHE_DIRECTORY;
-  if (configured) return isAbsolute(configured) ? configured : join(workspaceRoot, configured);
-  if (existsSync(join(workspaceRoot, 'lerna.json')) && !existsSync(join(workspaceRoot, 'nx.json'))) {
-    return join(workspaceRoot, 'node_modules', '.cache', 'nx-workspace-data');
-  }
-  return join(workspaceRoot, '.nx', 'workspace-data');
-}
 
 /** One hash of an ordered list of strings (what devkit's `hashArray` does, on node:crypto). */
 export function hashArray(values: readonly string[]): string {

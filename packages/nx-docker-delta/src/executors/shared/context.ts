@@ -1,4 +1,5 @@
 import { ExecutorContext, logger } from '@nx/devkit';
+import { join } from 'node:path';
 import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
 import { RegistryUnreachableError } from '../../engine/registry';
 import { DockerfileError } from '../../planning/dockerfile';
@@ -6,6 +7,7 @@ import { ImageRefError } from '../../planning/image-ref';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
 import { SettingsError } from '../../builds/settings';
+import { workspaceDataDirectory } from '../../utils/workspace-data';
 
 /** Every base the workspace defines, read from the docker-base targets Nx resolved. */
 export function workspaceBases(context: ExecutorContext): Array<{ spec: BaseSpec; project: string }> {
@@ -26,8 +28,10 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
   return tasks[id]?.hash ?? Object.values(tasks).find((t) => t.target.project === context.projectName && t.target.target === target)?.hash;
 }
 
-export async function engineFor(dockerBin: string | undefined): Promise<DockerEngine> {
-  return new DockerEngine(await probeDocker({ bin: dockerBin }));
+/** The engine for this workspace; the docker probe is shared by every task process through the workspace data directory. */
+export async function engineFor(dockerBin: string | undefined, workspaceRoot?: string): Promise<DockerEngine> {
+  const cacheFile = workspaceRoot ? join(workspaceDataDirectory(workspaceRoot), 'nx-docker-delta-docker-probe.json') : undefined;
+  return new DockerEngine(await probeDocker({ bin: dockerBin, cacheFile }));
 }
 
 /** Aborts on Ctrl-C / SIGTERM so the docker child is stopped and nothing is recorded. */
