@@ -9,7 +9,7 @@ import type { BaseExecutorSchema } from './schema';
 const runExecutor: PromiseExecutor<BaseExecutorSchema> = async (options, context: ExecutorContext) =>
   runReported(async (log, signal) => {
     const settings = resolveSettings(options, process.env, await readGitInfo(context.root));
-    const engine = await engineFor(settings.dockerBin, context.root);
+    const engine = await engineFor(settings.dockerBin);
     for (const spec of options.bases) {
       await ensureBase(
         { ...spec, buildArgs: { ...options.buildArgs, ...spec.buildArgs } },

@@ -11,7 +11,7 @@ const runExecutor: PromiseExecutor<ServiceExecutorSchema> = async (options, cont
     const project = context.projectName as string;
     const git = await readGitInfo(context.root);
     const settings = resolveSettings(options, process.env, git);
-    const engine = await engineFor(settings.dockerBin, context.root);
+    const engine = await engineFor(settings.dockerBin);
     await buildService(options, {
       workspaceRoot: context.root,
       project,

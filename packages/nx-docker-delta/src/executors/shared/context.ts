@@ -1,4 +1,4 @@
-import { ExecutorContext, logger } from '@nx/devkit';
+import { ExecutorContext, logger, workspaceRoot } from '@nx/devkit';
 import { join } from 'node:path';
 import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
 import { RegistryUnreachableError } from '../../engine/registry';
@@ -28,10 +28,13 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
   return tasks[id]?.hash ?? Object.values(tasks).find((t) => t.target.project === context.projectName && t.target.target === target)?.hash;
 }
 
-/** The engine for this workspace; the docker probe is shared by every task process through the workspace data directory. */
-export async function engineFor(dockerBin: string | undefined, workspaceRoot?: string): Promise<DockerEngine> {
-  const cacheFile = workspaceRoot ? join(workspaceDataDirectory(workspaceRoot), 'nx-docker-delta-docker-probe.json') : undefined;
-  return new DockerEngine(await probeDocker({ bin: dockerBin, cacheFile }));
+export async function engineFor(dockerBin: string | undefined): Promise<DockerEngine> {
+  return new DockerEngine(await probeDocker({ bin: dockerBin, cacheFile: probeCacheFile() }));
+}
+
+/** The docker probe is shared by every task process of the workspace (engine/probe-cache.ts). */
+export function probeCacheFile(root = workspaceRoot): string {
+  return join(workspaceDataDirectory(root), 'nx-docker-delta-docker-probe.json');
 }
 
 /** Aborts on Ctrl-C / SIGTERM so the docker child is stopped and nothing is recorded. */

@@ -44,7 +44,7 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...
       if (!isReceipt(receipt)) {
         throw new BuildInputError(`No receipt at ${serviceReceiptPath(config.root)} — run nx run ${project}:${targetName} first.`);
       }
-      const engine = await engineFor(settings.dockerBin, context.root);
+      const engine = await engineFor(settings.dockerBin);
       const availability = await checkAvailability(receipt, engine, settings);
       if (!availability.available) {
         log(`${project}: ${availability.note} — rebuilding it.`);
