@@ -8,6 +8,7 @@ import type { GitInfo } from '../engine/git';
 import { pingRegistry } from '../engine/registry';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { assertImageName, assertTag, qualify, sanitizeRepository, sanitizeTag } from '../planning/image-ref';
+import { formatPhases, PhaseTimer } from '../planning/phases';
 import { ImageReceipt, summaryLine } from '../planning/receipt';
 import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
@@ -50,12 +51,23 @@ export interface ServiceContext {
   signal?: AbortSignal;
   outcome?: 'built' | 'rebuilt';
   git: GitInfo;
+  /** Print the per-phase timing breakdown (`nx … --verbose`). */
+  verbose?: boolean;
 }
 
 /** Builds one service image on its base and writes its receipt. */
 export async function buildService(options: ServiceOptions, ctx: ServiceContext): Promise<ImageReceipt> {
   const started = Date.now();
+  const timer = new PhaseTimer();
+  let mark = performance.now();
+  /** Ends the phase that began at the previous mark. */
+  const lap = (phase: Parameters<PhaseTimer['add']>[0]) => {
+    const now = performance.now();
+    timer.add(phase, now - mark);
+    mark = now;
+  };
   const { engine, settings, workspaceRoot } = ctx;
+  if (engine.client.probe) timer.add('probe', engine.client.probe.ms);
   const dockerfilePath = join(workspaceRoot, options.dockerfile);
   if (!existsSync(dockerfilePath)) {
     throw new BuildInputError(`Dockerfile ${options.dockerfile} of project ${ctx.project} does not exist — fix the "dockerfile" option or create it.`);
@@ -97,6 +109,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     ctx.log(`${options.dockerfile} does not share a base (no ARG BASE_IMAGE before its first FROM) — building it standalone.`);
   }
 
+  lap('hash');
   let contextDir: string;
   if (options.context === 'pruned') {
     const staged = await stagePrunedContext({
@@ -128,6 +141,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     ...options.labels,
   };
 
+  lap('stage');
   ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''}`);
   const built = await engine.build(
     {
@@ -145,14 +159,17 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     },
     { onLine: ctx.log, signal: ctx.signal, what: ctx.project }
   );
+  lap('build');
   let digest = built.digest;
   if (settings.push && engine.client.mode !== 'buildx') {
     for (const tag of tags) {
       const pushed = await engine.push(tag, { signal: ctx.signal });
       if (tag === ref) digest = pushed;
     }
+    lap('push');
   }
   const info = await engine.inspectImage(ref);
+  lap('verify');
   const receipt: ImageReceipt = {
     schemaVersion: RECEIPT_SCHEMA_VERSION,
     kind: 'service',
@@ -168,12 +185,14 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     steps: { total: built.stats.total, run: built.stats.run, cached: built.stats.cached },
     sizeBytes: info?.size ?? 0,
     durationMs: Date.now() - started,
+    phasesMs: timer.timings(),
     builder: engine.client.mode,
     platform: settings.platform,
     outcome: ctx.outcome ?? 'built',
   };
   writeReceipt(workspaceRoot, ctx.projectRoot, receipt);
   ctx.log(summaryLine(receipt, ctx.project));
+  if (ctx.verbose) ctx.log(`${ctx.project} phases: ${formatPhases(receipt.phasesMs ?? {})}${engine.client.probe?.reused ? ' (docker probe reused)' : ''}`);
   return receipt;
 }
 

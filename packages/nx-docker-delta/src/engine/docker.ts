@@ -16,6 +16,8 @@ export interface DockerClient {
   mode: BuilderMode;
   clientVersion: string;
   serverVersion: string;
+  /** How long finding this client took in this process, and whether a previous process's answer was reused. */
+  probe?: { ms: number; reused: boolean };
 }
 
 export class DockerError extends Error {
@@ -39,7 +41,11 @@ export function probeDocker(options: { bin?: string; env?: NodeJS.ProcessEnv; ca
   let probe = probes.get(key);
   if (!probe) {
     const env = options.env ?? process.env;
-    probe = options.cacheFile ? cachedProbe(options.bin, env, options.cacheFile) : doProbe(options.bin, env);
+    const started = performance.now();
+    probe = (options.cacheFile ? cachedProbe(options.bin, env, options.cacheFile) : doProbe(options.bin, env)).then((client) => ({
+      ...client,
+      probe: { ms: Math.round(performance.now() - started), reused: client.probe?.reused ?? false },
+    }));
     probes.set(key, probe);
     probe.catch(() => probes.delete(key));
   }
@@ -54,7 +60,7 @@ async function cachedProbe(explicit: string | undefined, env: NodeJS.ProcessEnv,
   const fingerprint = probeFingerprint({ candidates: explicit ? [explicit] : findOnPath('docker', env.PATH ?? ''), env });
   if (fingerprint) {
     const cached = readCachedProbe(file, fingerprint.key);
-    if (cached && (await daemonAnswers(fingerprint.socket))) return cached;
+    if (cached && (await daemonAnswers(fingerprint.socket))) return { ...cached, probe: { ms: 0, reused: true } };
   }
   const client = await doProbe(explicit, env);
   if (fingerprint) writeCachedProbe(file, fingerprint.key, client);

@@ -53,10 +53,11 @@ describe('probe cache shared by task processes', () => {
 
   it('the first process probes, the next ones start no docker client while the same daemon answers', async () => {
     const first = await newProcessProbe();
-    expect(first).toEqual({ bin, mode: 'buildkit', clientVersion: '20.10.24', serverVersion: '20.10.24' });
+    const client = { bin, mode: 'buildkit', clientVersion: '20.10.24', serverVersion: '20.10.24' };
+    expect(first).toEqual({ ...client, probe: { ms: expect.any(Number), reused: false } });
     expect(starts()).toBe(2); // `version` and `buildx version`, in parallel
-    await expect(newProcessProbe()).resolves.toEqual(first);
-    await expect(newProcessProbe()).resolves.toEqual(first);
+    await expect(newProcessProbe()).resolves.toEqual({ ...client, probe: { ms: expect.any(Number), reused: true } });
+    await expect(newProcessProbe()).resolves.toEqual({ ...client, probe: { ms: expect.any(Number), reused: true } });
     expect(starts()).toBe(2);
   });
 

@@ -24,6 +24,7 @@ const runExecutor: PromiseExecutor<ServiceExecutorSchema> = async (options, cont
       log,
       signal,
       git,
+      verbose: context.isVerbose,
     });
   });
 
