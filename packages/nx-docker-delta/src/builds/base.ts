@@ -10,6 +10,7 @@ import { BaseSpec, baseReceiptPath, baseRepository } from '../planning/targets';
 import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtomic } from '../utils/fs';
 import { layerCache } from './cache';
 import { withLock } from './lock';
+import type { RunLedger } from './run-ledger';
 import type { ImageSettings } from './settings';
 
 export class BuildInputError extends Error {}
@@ -21,6 +22,8 @@ export interface BaseContext {
   settings: ImageSettings;
   log: (line: string) => void;
   signal?: AbortSignal;
+  /** Images an earlier task of this nx invocation already verified (docker-base before its services). */
+  ledger?: RunLedger;
 }
 
 /** The content-addressed reference of a base, computed from exactly its inputs. */
@@ -60,7 +63,15 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
 export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
   const plan = planBase(spec, ctx);
   const lock = join(ctx.workspaceRoot, '.nx-docker-delta', 'locks', `${spec.name}-${plan.tag}`);
-  return withLock(lock, async () => {
+  const seen = ctx.ledger?.get(plan.ref);
+  if (seen && (seen.pushed || !ctx.settings.push)) {
+    const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
+    if (receiptStillTrue(current, { ref: plan.ref, imageId: seen.imageId, pushed: ctx.settings.push, digest: seen.digest })) {
+      ctx.log(`Base ${spec.name} was verified earlier in this run (${plan.ref}) — not checked again.`);
+      return current;
+    }
+  }
+  const result = await withLock(lock, async () => {
     const started = Date.now();
     const { engine, settings } = ctx;
     const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
@@ -144,6 +155,8 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
     ctx.log(summaryLine(result, `base ${spec.name}`));
     return result;
   });
+  ctx.ledger?.record(plan.ref, { imageId: result.imageId, pushed: result.pushed, digest: result.digest });
+  return result;
 
   function write(receipt: ImageReceipt): ImageReceipt {
     writeFileAtomic(join(ctx.workspaceRoot, baseReceiptPath(spec.name)), JSON.stringify(receipt, null, 2) + '\n');

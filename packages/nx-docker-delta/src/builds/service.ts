@@ -14,6 +14,7 @@ import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
+import type { RunLedger } from './run-ledger';
 import type { ImageOptions, ImageSettings } from './settings';
 
 /** Options of the service executor (schema.json is the source of truth). */
@@ -51,6 +52,8 @@ export interface ServiceContext {
   signal?: AbortSignal;
   outcome?: 'built' | 'rebuilt';
   git: GitInfo;
+  /** Images an earlier task of this nx invocation already verified; this build records its own. */
+  ledger?: RunLedger;
   /** Print the per-phase timing breakdown (`nx … --verbose`). */
   verbose?: boolean;
 }
@@ -191,6 +194,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     outcome: ctx.outcome ?? 'built',
   };
   writeReceipt(workspaceRoot, ctx.projectRoot, receipt);
+  if (info) ctx.ledger?.record(ref, { imageId: built.imageId, pushed: settings.push, digest });
   ctx.log(summaryLine(receipt, ctx.project));
   if (ctx.verbose) ctx.log(`${ctx.project} phases: ${formatPhases(receipt.phasesMs ?? {})}${engine.client.probe?.reused ? ' (docker probe reused)' : ''}`);
   return receipt;

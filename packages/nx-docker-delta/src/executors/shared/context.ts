@@ -7,6 +7,7 @@ import { ImageRefError } from '../../planning/image-ref';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
 import { SettingsError } from '../../builds/settings';
+import { RunLedger, runLedgerFor } from '../../builds/run-ledger';
 import { workspaceDataDirectory } from '../../utils/workspace-data';
 
 /** Every base the workspace defines, read from the docker-base targets Nx resolved. */
@@ -30,6 +31,11 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
 
 export async function engineFor(dockerBin: string | undefined): Promise<DockerEngine> {
   return new DockerEngine(await probeDocker({ bin: dockerBin, cacheFile: probeCacheFile() }));
+}
+
+/** What earlier tasks of this nx invocation verified (builds/run-ledger.ts). */
+export function runLedger(root = workspaceRoot): RunLedger | undefined {
+  return runLedgerFor(workspaceDataDirectory(root), process.env);
 }
 
 /** The docker probe is shared by every task process of the workspace (engine/probe-cache.ts). */

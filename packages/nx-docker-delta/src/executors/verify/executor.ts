@@ -8,7 +8,7 @@ import { readGitInfo } from '../../engine/git';
 import { isReceipt, summaryLine } from '../../planning/receipt';
 import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../../planning/targets';
 import { readJsonIfExists } from '../../utils/fs';
-import { engineFor, runReported, workspaceBases } from '../shared/context';
+import { engineFor, runLedger, runReported, workspaceBases } from '../shared/context';
 import type { VerifyExecutorSchema } from './schema';
 
 /**
@@ -43,6 +43,12 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, ...
       const receipt = readJsonIfExists(join(context.root, serviceReceiptPath(config.root)));
       if (!isReceipt(receipt)) {
         throw new BuildInputError(`No receipt at ${serviceReceiptPath(config.root)} — run nx run ${project}:${targetName} first.`);
+      }
+      // Built and inspected by docker-service moments ago, in this same nx invocation: nothing to check.
+      const seen = runLedger(context.root)?.get(receipt.ref);
+      if (seen?.imageId === receipt.imageId && (seen.pushed || !settings.push) && settings.tags.every((t) => receipt.tags.includes(t))) {
+        logger.info(`✔ ${project}: ${receipt.ref} was built and checked earlier in this run (${describe(receipt)})`);
+        continue;
       }
       const engine = await engineFor(settings.dockerBin);
       const availability = await checkAvailability(receipt, engine, settings);
