@@ -200,6 +200,31 @@ export function contenderRootFiles(contender, ws) {
   };
 }
 
+/** Dependencies of the workspace's express that P6 promotes, one per run, to a direct dependency of one service. */
+export const P6_PACKAGES = ['ms', 'bytes', 'escape-html', 'depd', 'vary'];
+
+/**
+ * P6: the service starts using one more npm package. Root package.json gains it (at the version
+ * the lockfile already resolves, so the template's node_modules has it), the lockfile is
+ * re-resolved, and a source file of the service imports it — what `npm install <pkg>` plus an
+ * import does in a real workspace. Returns the new package.json text (the caller writes the lockfile).
+ */
+export function addDependency(ws, name, pkg) {
+  const lock = JSON.parse(readFileSync(join(ws.root, 'package-lock.json'), 'utf8'));
+  const version = lock.packages?.[`node_modules/${pkg}`]?.version;
+  if (!version) throw new Error(`P6: ${pkg} is not in the lockfile — pick another package in P6_PACKAGES.`);
+  const manifestFile = join(ws.root, 'package.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+  manifest.dependencies = { ...manifest.dependencies, [pkg]: version };
+  const text = JSON.stringify(manifest, null, 2) + '\n';
+  writeFileSync(manifestFile, text);
+  const id = pkg.replace(/\W/g, '_');
+  write(ws.root, `apps/${name}/src/app/uses-${id}.ts`, `// P6: one more dependency of this service.\nimport * as ${id} from '${pkg}';\n\nexport const uses_${id} = typeof ${id};\n`);
+  const main = join(ws.root, 'apps', name, 'src/main.ts');
+  writeFileSync(main, `import './app/uses-${id}';\n${readFileSync(main, 'utf8')}`);
+  return text;
+}
+
 /** Changes the one line of svc01 that the delta scenarios change. */
 export function touchService(ws, name, marker) {
   const file = join(ws.root, 'apps', name, 'src/main.ts');
