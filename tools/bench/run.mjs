@@ -6,7 +6,7 @@
 //   node tools/bench/run.mjs --services 10 --runs 3
 //   node tools/bench/run.mjs --quick         # N=3, 1 run, 100-project P5: smoke test, no numbers asserted
 //
-// Options: --services N, --runs R, --p5-projects M, --contenders ours,nxdocker,naive,
+// Options: --services N, --runs R, --p5-projects M, --contenders ours,nxdocker,naive,nxcontainer,
 //          --scenarios P1,P2,P3,P4,P5,P6,floor,own (own = the service's own `nx run <svc>:build`, no cache), --out DIR (default tools/bench/results; quick: a temp dir),
 //          --keep (keep the temp workspaces), --registry HOST:PORT (default 127.0.0.1:5000),
 //          --rev REV (the commit of nx-docker-delta to measure; default HEAD, never the working tree).
@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CONTENDERS, NODE_IMAGE, P6_PACKAGES, addDependency, nx, servicesOf, touchService } from './lib/contenders.mjs';
-import { buildxAvailability, deltaPushBytes, imageSize, probeDockerClient, pruneBuildCache, registryUp, removeImages } from './lib/docker.mjs';
+import { deltaPushBytes, imageSize, probeDockerClient, pruneBuildCache, registryUp, removeImages } from './lib/docker.mjs';
 import { measureGraphCost } from './lib/graph-cost.mjs';
 import { CommandError, run, stats, timed } from './lib/proc.mjs';
 import { renderMarkdown } from './lib/report.mjs';
@@ -46,7 +46,7 @@ const quick = argv.quick;
 const N = Number(argv.services ?? (quick ? 3 : 20));
 const R = Number(argv.runs ?? (quick ? 1 : 3));
 const P5_PROJECTS = Number(argv['p5-projects'] ?? (quick ? 100 : 500));
-const contenderIds = (argv.contenders ?? 'ours,nxdocker,naive').split(',').map((s) => s.trim()).filter(Boolean);
+const contenderIds = (argv.contenders ?? 'ours,nxdocker,naive,nxcontainer').split(',').map((s) => s.trim()).filter(Boolean);
 const scenarios = new Set((argv.scenarios ?? 'P1,P2,P3,P4,P5,P6,floor,own').split(',').map((s) => s.trim()));
 const started = Date.now();
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -104,17 +104,9 @@ async function main() {
   const baseEnv = { ...process.env, PATH: `${binDir}:${process.env.PATH}`, DOCKER_BUILDKIT: '1', NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_DOCKER_BIN: docker.bin, NX_SKIP_NX_CACHE: '', CI: '' };
   for (const key of ['NX_DOCKER_REGISTRY', 'PUSH', 'NX_DOCKER_PUSH', 'NX_DOCKER_TAGS', 'NX_SKIP_NX_CACHE', 'CI']) delete baseEnv[key];
 
-  // @nx-tools/nx-container: its docker engine insists on buildx.
-  const buildx = await buildxAvailability(baseEnv);
-  results.contenders.nxcontainer = {
-    label: '@nx-tools/nx-container 7.3.0',
-    scenarios: {},
-    notes: buildx.some((b) => b.buildx)
-      ? ['buildx is available here, but this harness does not drive nx-container yet.']
-      : [
-          `Not measured: its docker engine checks \`docker buildx\` and throws "Docker buildx is required" (dist/executors/build/engines/docker/docker.engine.js); no docker client here has buildx (${buildx.map((b) => b.bin).join(', ')}). Its podman and kaniko engines are not installed here.`,
-        ],
-  };
+  // @nx-tools/nx-container: its docker engine insists on buildx — a DOCKER_CONFIG folder with the plugin.
+  const buildxConfig = contenderIds.includes('nxcontainer') ? await findBuildx(join(logDir, 'buildx.log')) : undefined;
+  if (contenderIds.includes('nxcontainer')) results.machine.buildxConfig = buildxConfig ?? 'none';
 
   const services = servicesOf(N);
   const changed = services[0];
@@ -124,7 +116,7 @@ async function main() {
     if (id === 'naive' && scenarios.has('P5')) await measureP5({ baseEnv, templateDir });
     const contender = CONTENDERS[id];
     const root = join(benchRoot, id);
-    const ws = { id, root, templateDir, docker: docker.bin, runId, imagePrefix: `${runId}-${id}/`, services, pluginGenerators, env: { ...baseEnv, NX_CACHE_DIRECTORY: join(root, '.nx/cache') } };
+    const ws = { id, root, templateDir, docker: docker.bin, runId, imagePrefix: `${runId}-${id}/`, services, pluginGenerators, buildxConfig, env: { ...baseEnv, NX_CACHE_DIRECTORY: join(root, '.nx/cache') } };
     const log = (name) => join(logDir, `${id}-${name}.log`);
     const out = (results.contenders[id] = { label: contender.label, scenarios: {}, notes: [] });
     say(`── ${contender.label}`);
@@ -282,7 +274,11 @@ async function measureContender({ id, contender, ws, out, log, docker, registry,
           say(`P3 fresh CI   run ${r + 1}/${R}: ${(ms / 1000).toFixed(1)} s (no registry cache in its default setup)`);
         }
         out.scenarios.P3 = stats(p3);
-        out.notes.push('P3: @nx/docker has no registry cache by default (its generated target runs plain `docker build .`), so a fresh machine rebuilds the changed service from scratch.');
+        out.notes.push(
+          id === 'nxdocker'
+            ? 'P3: @nx/docker has no registry cache by default (its generated target runs plain `docker build .`), so a fresh machine rebuilds the changed service from scratch.'
+            : 'P3: its generated target configures no registry cache (no cache-from), so a fresh machine rebuilds the changed service from scratch.'
+        );
       }
     }
   }
@@ -318,6 +314,24 @@ function writeReport(final) {
     process.stdout.write(`\n${markdown}\n`);
     say(`wrote ${base}.md and .json; wall time ${results.wallSeconds} s; logs in ${logDir}`);
   }
+}
+
+/**
+ * A DOCKER_CONFIG folder whose cli-plugins hold a working docker-buildx: NXDD_BUILDX_DOCKER_CONFIG,
+ * else what tools/docker-env/install-buildx.sh provides (it fetches Debian's package into this
+ * checkout's tmp/ when missing). Undefined when neither is there.
+ */
+async function findBuildx(log) {
+  const given = process.env.NXDD_BUILDX_DOCKER_CONFIG;
+  const script = join(repoRoot, 'tools/docker-env/install-buildx.sh');
+  let dir = given;
+  if (!dir && existsSync(script)) {
+    const r = await run('bash', [script], { capture: true, check: false, log });
+    dir = /NXDD_BUILDX_DOCKER_CONFIG=(.+)/.exec(r.stdout)?.[1]?.trim();
+  }
+  if (!dir) return undefined;
+  const ok = await run('/usr/bin/env', ['DOCKER_CONFIG=' + dir, process.env.NX_DOCKER_BIN || 'docker', 'buildx', 'version'], { check: false, log });
+  return ok.code === 0 ? dir : undefined;
 }
 
 /** Where the last build of `name` spent its time, from its receipt (nx-docker-delta records phasesMs). */
