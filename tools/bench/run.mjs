@@ -6,8 +6,8 @@
 //   node tools/bench/run.mjs --services 10 --runs 3
 //   node tools/bench/run.mjs --quick         # N=3, 1 run, 100-project P5: smoke test, no numbers asserted
 //
-// Options: --services N, --runs R, --p5-projects M, --contenders ours,nxdocker,naive,
-//          --scenarios P1,P2,P3,P4,P5,floor, --out DIR (default tools/bench/results; quick: a temp dir),
+// Options: --services N, --runs R, --p5-projects M, --contenders ours,nxdocker,naive,nxcontainer,
+//          --scenarios P1,P2,P3,P4,P5,P6,floor,own (own = the service's own `nx run <svc>:build`, no cache), --out DIR (default tools/bench/results; quick: a temp dir),
 //          --keep (keep the temp workspaces), --registry HOST:PORT (default 127.0.0.1:5000),
 //          --rev REV (the commit of nx-docker-delta to measure; default HEAD, never the working tree).
 // Needs: Docker with a BuildKit-capable client (buildx, or a client < 23), the local
@@ -19,12 +19,12 @@ import { cpus, freemem, totalmem, tmpdir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CONTENDERS, NODE_IMAGE, nx, servicesOf, touchService } from './lib/contenders.mjs';
-import { buildxAvailability, deltaPushBytes, imageSize, probeDockerClient, pruneBuildCache, registryUp, removeImages } from './lib/docker.mjs';
+import { CONTENDERS, NODE_IMAGE, P6_PACKAGES, addDependency, nx, servicesOf, touchService } from './lib/contenders.mjs';
+import { deltaPushBytes, imageSize, probeDockerClient, pruneBuildCache, registryUp, removeImages } from './lib/docker.mjs';
 import { measureGraphCost } from './lib/graph-cost.mjs';
 import { CommandError, run, stats, timed } from './lib/proc.mjs';
 import { renderMarkdown } from './lib/report.mjs';
-import { commitAll, createWorkspace, ensureTemplate, installPlugin, wipeWorkspaceState } from './lib/setup.mjs';
+import { commitAll, createWorkspace, ensureTemplate, installPlugin, lockfileFor, wipeWorkspaceState } from './lib/setup.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: argv } = parseArgs({
@@ -46,8 +46,8 @@ const quick = argv.quick;
 const N = Number(argv.services ?? (quick ? 3 : 20));
 const R = Number(argv.runs ?? (quick ? 1 : 3));
 const P5_PROJECTS = Number(argv['p5-projects'] ?? (quick ? 100 : 500));
-const contenderIds = (argv.contenders ?? 'ours,nxdocker,naive').split(',').map((s) => s.trim()).filter(Boolean);
-const scenarios = new Set((argv.scenarios ?? 'P1,P2,P3,P4,P5,floor').split(',').map((s) => s.trim()));
+const contenderIds = (argv.contenders ?? 'ours,nxdocker,naive,nxcontainer').split(',').map((s) => s.trim()).filter(Boolean);
+const scenarios = new Set((argv.scenarios ?? 'P1,P2,P3,P4,P5,P6,floor,own').split(',').map((s) => s.trim()));
 const started = Date.now();
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 const runId = `nxbench-${stamp.toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
@@ -104,17 +104,9 @@ async function main() {
   const baseEnv = { ...process.env, PATH: `${binDir}:${process.env.PATH}`, DOCKER_BUILDKIT: '1', NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_DOCKER_BIN: docker.bin, NX_SKIP_NX_CACHE: '', CI: '' };
   for (const key of ['NX_DOCKER_REGISTRY', 'PUSH', 'NX_DOCKER_PUSH', 'NX_DOCKER_TAGS', 'NX_SKIP_NX_CACHE', 'CI']) delete baseEnv[key];
 
-  // @nx-tools/nx-container: its docker engine insists on buildx.
-  const buildx = await buildxAvailability(baseEnv);
-  results.contenders.nxcontainer = {
-    label: '@nx-tools/nx-container 7.3.0',
-    scenarios: {},
-    notes: buildx.some((b) => b.buildx)
-      ? ['buildx is available here, but this harness does not drive nx-container yet.']
-      : [
-          `Not measured: its docker engine checks \`docker buildx\` and throws "Docker buildx is required" (dist/executors/build/engines/docker/docker.engine.js); no docker client here has buildx (${buildx.map((b) => b.bin).join(', ')}). Its podman and kaniko engines are not installed here.`,
-        ],
-  };
+  // @nx-tools/nx-container: its docker engine insists on buildx — a DOCKER_CONFIG folder with the plugin.
+  const buildxConfig = contenderIds.includes('nxcontainer') ? await findBuildx(join(logDir, 'buildx.log')) : undefined;
+  if (contenderIds.includes('nxcontainer')) results.machine.buildxConfig = buildxConfig ?? 'none';
 
   const services = servicesOf(N);
   const changed = services[0];
@@ -124,7 +116,7 @@ async function main() {
     if (id === 'naive' && scenarios.has('P5')) await measureP5({ baseEnv, templateDir });
     const contender = CONTENDERS[id];
     const root = join(benchRoot, id);
-    const ws = { id, root, templateDir, docker: docker.bin, runId, imagePrefix: `${runId}-${id}/`, services, pluginGenerators, env: { ...baseEnv, NX_CACHE_DIRECTORY: join(root, '.nx/cache') } };
+    const ws = { id, root, templateDir, docker: docker.bin, runId, imagePrefix: `${runId}-${id}/`, services, pluginGenerators, buildxConfig, env: { ...baseEnv, NX_CACHE_DIRECTORY: join(root, '.nx/cache') } };
     const log = (name) => join(logDir, `${id}-${name}.log`);
     const out = (results.contenders[id] = { label: contender.label, scenarios: {}, notes: [] });
     say(`── ${contender.label}`);
@@ -207,6 +199,40 @@ async function measureContender({ id, contender, ws, out, log, docker, registry,
 
     if (id === 'ours' && scenarios.has('floor')) out.scenarios.floor = await measureFloor(ws, changed, docker.bin, log('floor'), () => ++marker);
 
+    // The service's own build as its users run it (no Nx cache), in the same run: P1 minus this
+    // is the image overhead, the part of a delta that is the Docker tooling's.
+    if (scenarios.has('own') && id !== 'naive') {
+      const own = [];
+      for (let r = 0; r < R; r++) {
+        touchService(ws, changed, ++marker);
+        const { ms } = await timed(() => nx(ws, ['run', `${changed}:build`, '--skip-nx-cache', '--outputStyle=stream'], log('own')));
+        own.push(ms);
+        say(`own build     run ${r + 1}/${R}: ${(ms / 1000).toFixed(1)} s (nx run ${changed}:build --skip-nx-cache)`);
+      }
+      await commitAll(ws, 'own build', log('own'));
+      out.scenarios.ownBuild = stats(own);
+      if (out.scenarios.P1) out.overheadMs = out.scenarios.P1.median - out.scenarios.ownBuild.median;
+    }
+    if (id === 'ours') out.phases = readPhases(ws, changed);
+
+    // P6: one service starts using one more npm package (package.json + lockfile + an import).
+    if (scenarios.has('P6')) {
+      const p6 = [];
+      const depImages = [];
+      const runsP6 = Math.min(R, P6_PACKAGES.length);
+      for (let r = 0; r < runsP6; r++) {
+        const manifest = addDependency(ws, changed, P6_PACKAGES[r]);
+        writeFileSync(join(ws.root, 'package-lock.json'), await lockfileFor(manifest, log('P6')));
+        await commitAll(ws, `P6 ${P6_PACKAGES[r]}`, log('P6'));
+        const before = serviceReceipts(ws);
+        const { ms } = await timed(() => contender.buildDelta(ws, log('P6')));
+        p6.push(ms);
+        if (id === 'ours') depImages.push(dependencyImagesBuilt(ws, before));
+        say(`P6 new dep    run ${r + 1}/${runsP6}: ${(ms / 1000).toFixed(1)} s (${changed} now imports ${P6_PACKAGES[r]})${id === 'ours' ? `; dependency images built: ${depImages.at(-1) ?? 'n/a (none in the receipts)'}` : ''}`);
+      }
+      out.scenarios.P6 = { ...stats(p6), ...(id === 'ours' ? { dependencyImagesBuilt: depImages } : {}) };
+    }
+
     // P3 fresh CI machine: local images, build cache and Nx cache gone, one service changed.
     if (scenarios.has('P3')) {
       if (id === 'naive') {
@@ -248,7 +274,11 @@ async function measureContender({ id, contender, ws, out, log, docker, registry,
           say(`P3 fresh CI   run ${r + 1}/${R}: ${(ms / 1000).toFixed(1)} s (no registry cache in its default setup)`);
         }
         out.scenarios.P3 = stats(p3);
-        out.notes.push('P3: @nx/docker has no registry cache by default (its generated target runs plain `docker build .`), so a fresh machine rebuilds the changed service from scratch.');
+        out.notes.push(
+          id === 'nxdocker'
+            ? 'P3: @nx/docker has no registry cache by default (its generated target runs plain `docker build .`), so a fresh machine rebuilds the changed service from scratch.'
+            : 'P3: its generated target configures no registry cache (no cache-from), so a fresh machine rebuilds the changed service from scratch.'
+        );
       }
     }
   }
@@ -284,6 +314,58 @@ function writeReport(final) {
     process.stdout.write(`\n${markdown}\n`);
     say(`wrote ${base}.md and .json; wall time ${results.wallSeconds} s; logs in ${logDir}`);
   }
+}
+
+/**
+ * A DOCKER_CONFIG folder whose cli-plugins hold a working docker-buildx: NXDD_BUILDX_DOCKER_CONFIG,
+ * else what tools/docker-env/install-buildx.sh provides (it fetches Debian's package into this
+ * checkout's tmp/ when missing). Undefined when neither is there.
+ */
+async function findBuildx(log) {
+  const given = process.env.NXDD_BUILDX_DOCKER_CONFIG;
+  const script = join(repoRoot, 'tools/docker-env/install-buildx.sh');
+  let dir = given;
+  if (!dir && existsSync(script)) {
+    const r = await run('bash', [script], { capture: true, check: false, log });
+    dir = /NXDD_BUILDX_DOCKER_CONFIG=(.+)/.exec(r.stdout)?.[1]?.trim();
+  }
+  if (!dir) return undefined;
+  const ok = await run('/usr/bin/env', ['DOCKER_CONFIG=' + dir, process.env.NX_DOCKER_BIN || 'docker', 'buildx', 'version'], { check: false, log });
+  return ok.code === 0 ? dir : undefined;
+}
+
+/** Where the last build of `name` spent its time, from its receipt (nx-docker-delta records phasesMs). */
+function readPhases(ws, name) {
+  try {
+    const receipt = JSON.parse(readFileSync(join(ws.root, 'dist/nx-docker-delta/apps', name, 'docker-service.json'), 'utf8'));
+    return receipt.phasesMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every service receipt's text (nx-docker-delta writes one per service image it builds). */
+function serviceReceipts(ws) {
+  const out = {};
+  for (const name of ws.services) {
+    try {
+      out[name] = readFileSync(join(ws.root, 'dist/nx-docker-delta/apps', name, 'docker-service.json'), 'utf8');
+    } catch {
+      /* none yet */
+    }
+  }
+  return out;
+}
+
+/**
+ * How many dependency images the last build built (P6 target: exactly one): receipts it rewrote
+ * whose `deps.outcome` is `built`. Undefined when no receipt names a dependency image.
+ */
+function dependencyImagesBuilt(ws, before) {
+  const after = serviceReceipts(ws);
+  const parsed = Object.values(after).map((text) => JSON.parse(text));
+  if (!parsed.some((receipt) => receipt.deps)) return undefined;
+  return Object.entries(after).filter(([name, text]) => text !== before[name] && JSON.parse(text).deps?.outcome === 'built').length;
 }
 
 /**

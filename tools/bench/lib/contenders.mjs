@@ -189,7 +189,50 @@ const ours = {
   serviceImage: (ws, name) => `${ws.imagePrefix}${name}`,
 };
 
-export const CONTENDERS = { ours, nxdocker: nxDocker, naive };
+/**
+ * @nx-tools/nx-container through buildx's docker driver: its generator's `nest` Dockerfile and
+ * `container` target, `nx affected -t container`. Its docker engine requires `docker buildx`:
+ * `ws.buildxConfig` is a DOCKER_CONFIG folder with the buildx plugin (run.mjs finds or makes it).
+ */
+const nxContainer = {
+  id: 'nxcontainer',
+  label: '@nx-tools/nx-container 7.3.0 (buildx docker driver, nx affected -t container)',
+  devDependencies: { '@nx-tools/nx-container': '7.3.0' },
+  plugins: [],
+  async setup(ws, log) {
+    if (!ws.buildxConfig) throw new Error('no docker-buildx plugin here (see the notes) — nx-container cannot run without it.');
+    const [first] = ws.services;
+    await nx(ws, ['g', '@nx-tools/nx-container:configuration', `--project=${first}`, '--template=nest', '--engine=docker', '--no-interactive', '--skipFormat'], log);
+    const generated = readFileSync(join(ws.root, 'apps', first, 'Dockerfile'), 'utf8');
+    const notes = [
+      `Dockerfile from \`nx g @nx-tools/nx-container:configuration --template=nest --engine=docker\`, changed the way a user of this workspace would: \`FROM docker.io/node:lts-alpine\` → the local \`${NODE_IMAGE}\` stand-in, its \`apk add\` lines dropped (Debian stand-in; \`dumb-init\` is not in it, so \`CMD ["node", "main.js"]\`), and \`dist/apps/<svc>\` → \`apps/<svc>/dist\` (where @nx/esbuild writes here).`,
+      `Target as the generator writes it (\`executor: @nx-tools/nx-container:build\`, \`dependsOn: ["build"]\`, \`engine: docker\`, \`load: true\`), plus \`file\`, a prefixed tag and the run label so the benchmark removes only its own images; DOCKER_CONFIG points at a folder with the buildx plugin (docker driver).`,
+    ];
+    for (const name of ws.services) {
+      const dockerfile = generated
+        .replaceAll(first, name)
+        .replace(/^FROM docker\.io\/node:lts-alpine/gm, `FROM ${NODE_IMAGE}`)
+        .replace(/^RUN apk add .*\n/gm, '')
+        .replaceAll(`dist/apps/${name}`, `apps/${name}/dist`)
+        .replace(/^CMD \["dumb-init", /m, 'CMD [');
+      writeFileSync(join(ws.root, 'apps', name, 'Dockerfile'), dockerfile);
+      const projectFile = join(ws.root, 'apps', name, 'project.json');
+      const project = JSON.parse(readFileSync(projectFile, 'utf8'));
+      project.targets.container = {
+        executor: '@nx-tools/nx-container:build',
+        dependsOn: ['build'],
+        options: { engine: 'docker', load: true, file: `apps/${name}/Dockerfile`, tags: [`${ws.imagePrefix}${name}`], labels: [`nxbench.id=${ws.runId}`] },
+      };
+      writeFileSync(projectFile, JSON.stringify(project, null, 2) + '\n');
+    }
+    return { notes, dockerfile: readFileSync(join(ws.root, 'apps', first, 'Dockerfile'), 'utf8') };
+  },
+  buildAll: (ws, log) => nx(ws, ['run-many', '-t', 'container', '--outputStyle=stream'], log, { DOCKER_CONFIG: ws.buildxConfig }),
+  buildDelta: (ws, log) => nx(ws, ['affected', '-t', 'container', '--base=HEAD~1', '--head=HEAD', '--outputStyle=stream'], log, { DOCKER_CONFIG: ws.buildxConfig }),
+  serviceImage: (ws, name) => `${ws.imagePrefix}${name}`,
+};
+
+export const CONTENDERS = { ours, nxdocker: nxDocker, naive, nxcontainer: nxContainer };
 
 /** Writes the contender's package.json and nx.json. */
 export function contenderRootFiles(contender, ws) {
@@ -198,6 +241,31 @@ export function contenderRootFiles(contender, ws) {
     'package.json': rootPackageJson(contender.devDependencies),
     'nx.json': nxJson(plugins),
   };
+}
+
+/** Dependencies of the workspace's express that P6 promotes, one per run, to a direct dependency of one service. */
+export const P6_PACKAGES = ['ms', 'bytes', 'escape-html', 'depd', 'vary'];
+
+/**
+ * P6: the service starts using one more npm package. Root package.json gains it (at the version
+ * the lockfile already resolves, so the template's node_modules has it), the lockfile is
+ * re-resolved, and a source file of the service imports it — what `npm install <pkg>` plus an
+ * import does in a real workspace. Returns the new package.json text (the caller writes the lockfile).
+ */
+export function addDependency(ws, name, pkg) {
+  const lock = JSON.parse(readFileSync(join(ws.root, 'package-lock.json'), 'utf8'));
+  const version = lock.packages?.[`node_modules/${pkg}`]?.version;
+  if (!version) throw new Error(`P6: ${pkg} is not in the lockfile — pick another package in P6_PACKAGES.`);
+  const manifestFile = join(ws.root, 'package.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+  manifest.dependencies = { ...manifest.dependencies, [pkg]: version };
+  const text = JSON.stringify(manifest, null, 2) + '\n';
+  writeFileSync(manifestFile, text);
+  const id = pkg.replace(/\W/g, '_');
+  write(ws.root, `apps/${name}/src/app/uses-${id}.ts`, `// P6: one more dependency of this service.\nimport * as ${id} from '${pkg}';\n\nexport const uses_${id} = typeof ${id};\n`);
+  const main = join(ws.root, 'apps', name, 'src/main.ts');
+  writeFileSync(main, `import './app/uses-${id}';\n${readFileSync(main, 'utf8')}`);
+  return text;
 }
 
 /** Changes the one line of svc01 that the delta scenarios change. */

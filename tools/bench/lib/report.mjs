@@ -11,7 +11,7 @@ export function ratios(results) {
   for (const [id, c] of Object.entries(results.contenders)) {
     if (id === 'ours') continue;
     const r = {};
-    for (const key of ['P1', 'P2', 'P3']) {
+    for (const key of ['P1', 'P2', 'P3', 'P6']) {
       if (c.scenarios[key] && ours[key]) r[key] = c.scenarios[key].median / ours[key].median;
     }
     if (c.scenarios.P4?.imageBytes && ours.P4?.imageBytes) r.P4size = ours.P4.imageBytes / c.scenarios.P4.imageBytes;
@@ -42,22 +42,27 @@ export function renderMarkdown(input) {
   lines.push('- The Docker daemon was shared with other test suites running at the same time: expect noise.', '');
 
   lines.push('## Wall time and size per contender', '');
-  lines.push('| contender | P1 warm delta | P2 cold (all N) | P3 fresh CI (1 changed) | P4 runtime image | P4 delta push |');
-  lines.push('| --- | --- | --- | --- | --- | --- |');
+  lines.push('| contender | P1 warm delta | P2 cold (all N) | P3 fresh CI (1 changed) | P4 runtime image | P4 delta push | P6 new dependency | own build | image overhead (P1 − own build) |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const [id, c] of Object.entries(results.contenders)) {
     const sc = c.scenarios;
     const p3 = sc.P3 ? `${range(sc.P3)}${sc.P3.sameAs ? ` (= ${sc.P3.sameAs})` : ''}` : 'n/a';
     const push = sc.P4?.bytes !== undefined ? `${mb(sc.P4.bytes)} (${sc.P4.blobs} blobs)` : 'n/a';
-    lines.push(`| ${c.label} | ${range(sc.P1)} | ${range(sc.P2)} | ${p3} | ${mb(sc.P4?.imageBytes)} | ${push} |`);
+    const overhead = c.overheadMs === undefined ? 'n/a' : s(c.overheadMs);
+    lines.push(`| ${c.label} | ${range(sc.P1)} | ${range(sc.P2)} | ${p3} | ${mb(sc.P4?.imageBytes)} | ${push} | ${range(sc.P6)} | ${range(sc.ownBuild)} | ${overhead} |`);
   }
   lines.push('');
+  if (results.contenders.ours?.phases) {
+    const ph = results.contenders.ours.phases;
+    lines.push(`Where nx-docker-delta's last service build spent its time (receipt \`phasesMs\`): ${Object.entries(ph).map(([k, v]) => `${k} ${v} ms`).join(' · ')}.`, '');
+  }
   if (ours.P3nocache) lines.push(`nx-docker-delta P3 without a registry cache (same delta, nothing to reuse, no push): ${range(ours.P3nocache)}.`, '');
 
   lines.push('## Ratios (how many times slower / bigger than nx-docker-delta)', '');
-  lines.push('| contender | P1 | P2 | P3 | P4 image size (ours / theirs) | P4 delta push bytes |');
-  lines.push('| --- | --- | --- | --- | --- | --- |');
+  lines.push('| contender | P1 | P2 | P3 | P6 | P4 image size (ours / theirs) | P4 delta push bytes |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
   for (const [id, r] of Object.entries(rt)) {
-    lines.push(`| ${results.contenders[id].label} | ${x(r.P1)} | ${x(r.P2)} | ${x(r.P3)} | ${r.P4size !== undefined ? `${(r.P4size * 100).toFixed(0)} %` : 'n/a'} | ${x(r.P4push)} |`);
+    lines.push(`| ${results.contenders[id].label} | ${x(r.P1)} | ${x(r.P2)} | ${x(r.P3)} | ${x(r.P6)} | ${r.P4size !== undefined ? `${(r.P4size * 100).toFixed(0)} %` : 'n/a'} | ${x(r.P4push)} |`);
   }
   lines.push('');
 
@@ -83,26 +88,29 @@ export function renderMarkdown(input) {
     lines.push(`nx-docker-delta \`createNodes\` called directly on ${cn.files} Dockerfiles (module loaded once, as in Nx's plugin worker): first call ${cn.firstCallMs.toFixed(0)} ms, then ${cn.median.toFixed(0)} ms median (${cn.min.toFixed(0)}–${cn.max.toFixed(0)} ms); module load ${cn.moduleLoadMs.toFixed(0)} ms.`, '');
   }
 
-  lines.push('## Targets (issue 5)', '');
+  lines.push('## Targets (issue 8)', '');
   lines.push('| target | measured | met |');
   lines.push('| --- | --- | --- |');
   const t = (name, value, ok) => lines.push(`| ${name} | ${value} | ${ok === undefined ? 'n/a' : ok ? 'yes' : '**no**'} |`);
-  t('P1 ≥ 5× faster than @nx/docker', x(rt.nxdocker?.P1), rt.nxdocker?.P1 === undefined ? undefined : rt.nxdocker.P1 >= 5);
-  t('P1 ≥ 10× faster than naive', x(rt.naive?.P1), rt.naive?.P1 === undefined ? undefined : rt.naive.P1 >= 10);
-  const pf = ours.P1 && ours.floor ? ours.P1.median / ours.floor.median : undefined;
-  t('P1 ≤ 1.3× the floor', x(pf), pf === undefined ? undefined : pf <= 1.3);
-  t('P2 ≥ 2× faster than naive', x(rt.naive?.P2), rt.naive?.P2 === undefined ? undefined : rt.naive.P2 >= 2);
+  const atLeast = (ratio, min) => (ratio === undefined ? undefined : ratio >= min);
+  const overhead = results.contenders.ours?.overheadMs;
+  t('image overhead (P1 − own build) ≤ 1.5 s', overhead === undefined ? 'n/a' : s(overhead), overhead === undefined ? undefined : overhead <= 1500);
+  t('P1 ≥ 3× faster than @nx/docker', x(rt.nxdocker?.P1), atLeast(rt.nxdocker?.P1, 3));
+  t('P1 ≥ 10× faster than naive', x(rt.naive?.P1), atLeast(rt.naive?.P1, 10));
+  t('P2 cold ≥ 1.5× faster than @nx/docker', x(rt.nxdocker?.P2), atLeast(rt.nxdocker?.P2, 1.5));
+  t('P3 fresh CI ≥ 3× faster than @nx/docker', x(rt.nxdocker?.P3), atLeast(rt.nxdocker?.P3, 3));
   const p3 = ours.P3 && ours.P3nocache ? ours.P3nocache.median / ours.P3.median : undefined;
-  t('P3 ≥ 5× faster than a no-cache rebuild', x(p3), p3 === undefined ? undefined : p3 >= 5);
-  const size = rt.naive?.P4size;
-  t('P4 runtime image ≤ 25 % of naive', size === undefined ? 'n/a' : `${(size * 100).toFixed(0)} %`, size === undefined ? undefined : size <= 0.25);
+  t('P3 ≥ 5× faster than a no-cache rebuild', x(p3), atLeast(p3, 5));
   if (results.p5) {
     const added = (results.p5.show['nx-docker-delta'].median - results.p5.show.without.median) / results.p5.show.without.median;
     t('P5 ≤ 10 % added to `nx show projects`', `${(added * 100).toFixed(1)} %`, added <= 0.1);
-    const cn = results.p5.createNodes;
-    t(`P5 createNodes ≤ 150 ms for ${cn.files - 1} Dockerfiles`, `${cn.median.toFixed(0)} ms (first call ${cn.firstCallMs.toFixed(0)} ms)`, cn.median <= 150);
   }
+  const depImages = ours.P6?.dependencyImagesBuilt;
+  const known = depImages?.filter((n) => n !== undefined && n !== null) ?? [];
+  t('P6 rebuilds exactly one dependency image', known.length ? known.join(', ') : 'n/a (no dependency images in the receipts)', known.length ? known.every((n) => n === 1) : undefined);
   lines.push('');
+  const pf = ours.P1 && ours.floor ? ours.P1.median / ours.floor.median : undefined;
+  if (pf !== undefined) lines.push(`P1 / floor: ${x(pf)} (the floor is the change's irreducible work, see above).`, '');
 
   lines.push('## Notes', '');
   for (const [id, c] of Object.entries(results.contenders)) for (const note of c.notes ?? []) lines.push(`- ${c.label}: ${note}`);

@@ -13,6 +13,7 @@ import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtom
 import { layerCache } from './cache';
 import { withLock } from './lock';
 import { pointTags } from './verify';
+import type { RunLedger } from './run-ledger';
 import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
 
@@ -34,6 +35,8 @@ export interface BaseContext {
   settings: ImageSettings;
   log: (line: string) => void;
   signal?: AbortSignal;
+  /** Images an earlier task of this nx invocation already verified (docker-base before its services). */
+  ledger?: RunLedger;
 }
 
 /** The content-addressed reference of a base, computed from exactly its inputs. */
@@ -72,6 +75,14 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
  */
 export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
   const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine) });
+  const seen = ctx.ledger?.get(plan.ref);
+  if (seen && (seen.pushed || !ctx.settings.push)) {
+    const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
+    if (receiptStillTrue(current, { ref: plan.ref, imageId: seen.imageId, pushed: ctx.settings.push, digest: seen.digest })) {
+      ctx.log(`Base ${spec.name} was verified earlier in this run (${plan.ref}) — not checked again.`);
+      return current;
+    }
+  }
   // The common case — the base is already here, nothing to push — needs no lock: parallel
   // services would otherwise queue on it one image inspect (and one lock poll) at a time.
   if (!ctx.settings.push) {
@@ -79,10 +90,11 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
     const current = present && readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
     if (present && receiptStillTrue(current, { ref: plan.ref, imageId: present.id, pushed: false, digest: undefined })) {
       ctx.log(`Base ${spec.name} is up to date (${plan.ref} is in the local image store) — not rebuilt.`);
+      ctx.ledger?.record(plan.ref, { imageId: current.imageId, pushed: current.pushed, digest: current.digest });
       return current;
     }
   }
-  return withLock(baseLockPath(plan.ref), async () => {
+  const result = await withLock(baseLockPath(plan.ref), async () => {
     const started = Date.now();
     const { engine, settings } = ctx;
     const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
@@ -173,6 +185,8 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
     ctx.log(summaryLine(result, `base ${spec.name}`));
     return result;
   }, { onWait: () => ctx.log(`Waiting for base ${spec.name} (${plan.ref}): another build holds its lock.`) });
+  ctx.ledger?.record(plan.ref, { imageId: result.imageId, pushed: result.pushed, digest: result.digest });
+  return result;
 
   function write(receipt: ImageReceipt): ImageReceipt {
     writeFileAtomic(join(ctx.workspaceRoot, baseReceiptPath(spec.name)), JSON.stringify(receipt, null, 2) + '\n');

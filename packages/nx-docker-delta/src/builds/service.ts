@@ -8,6 +8,7 @@ import type { GitInfo } from '../engine/git';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { serviceContentTag } from '../planning/hash';
 import { assertImageName, sanitizeRepository, serviceImageRef } from '../planning/image-ref';
+import { formatPhases, PhaseTimer } from '../planning/phases';
 import { ImageReceipt, summaryLine } from '../planning/receipt';
 import { canonicalSourceUrl } from '../planning/source-url';
 import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
@@ -15,6 +16,7 @@ import { writeFileAtomic } from '../utils/fs';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
 import { dependencyImageFor } from './deps';
+import type { RunLedger } from './run-ledger';
 import { targetPlatform } from './settings';
 import type { BuildInputOptions, ImageOptions, ImageSettings } from './settings';
 
@@ -58,12 +60,25 @@ export interface ServiceContext {
   signal?: AbortSignal;
   outcome?: 'built' | 'rebuilt';
   git: GitInfo;
+  /** Images an earlier task of this nx invocation already verified; this build records its own. */
+  ledger?: RunLedger;
+  /** Print the per-phase timing breakdown (`nx … --verbose`). */
+  verbose?: boolean;
 }
 
 /** Builds one service image on its base and writes its receipt. */
 export async function buildService(options: ServiceOptions, ctx: ServiceContext): Promise<ImageReceipt> {
   const started = Date.now();
+  const timer = new PhaseTimer();
+  let mark = performance.now();
+  /** Ends the phase that began at the previous mark. */
+  const lap = (phase: Parameters<PhaseTimer['add']>[0]) => {
+    const now = performance.now();
+    timer.add(phase, now - mark);
+    mark = now;
+  };
   const { engine, settings, workspaceRoot } = ctx;
+  if (engine.client.probe) timer.add('probe', engine.client.probe.ms);
   const dockerfilePath = join(workspaceRoot, options.dockerfile);
   if (!existsSync(dockerfilePath)) {
     throw new BuildInputError(`Dockerfile ${options.dockerfile} of project ${ctx.project} does not exist — fix the "dockerfile" option or create it.`);
@@ -117,6 +132,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     ctx.log(`${options.dockerfile} does not share a base (no ARG BASE_IMAGE before its first FROM) — building it standalone.`);
   }
 
+  lap('hash');
   let contextDir: string;
   if (contextOption === 'pruned') {
     const staged = await stagePrunedContext({
@@ -164,6 +180,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     ...options.labels,
   };
 
+  lap('stage');
   const contextLabel = contextOption === 'pruned' ? `pruned, ${posix.relative(workspaceRoot, contextDir)}` : fromRoot ? '. (workspace root)' : contextOption;
   ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''} (context: ${contextLabel})`);
   if (settings.secrets.length) ctx.log(`Build secrets (values hidden): ${settings.secrets.map((s) => s.id).join(', ')}`);
@@ -186,14 +203,17 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     },
     { onLine: ctx.log, signal: ctx.signal, what: ctx.project }
   );
+  lap('build');
   let digest = built.digest;
   if (settings.push && engine.client.mode !== 'buildx') {
     for (const tag of tags) {
       const pushed = await engine.push(tag, { signal: ctx.signal });
       if (tag === ref) digest = pushed;
     }
+    lap('push');
   }
   const info = await engine.inspectImage(ref);
+  lap('verify');
   const receipt: ImageReceipt = {
     schemaVersion: RECEIPT_SCHEMA_VERSION,
     kind: 'service',
@@ -210,12 +230,15 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     steps: { total: built.stats.total, run: built.stats.run, cached: built.stats.cached },
     sizeBytes: info?.size ?? 0,
     durationMs: Date.now() - started,
+    phasesMs: timer.timings(),
     builder: engine.client.mode,
     platform,
     outcome: ctx.outcome ?? 'built',
   };
   writeReceipt(workspaceRoot, ctx.projectRoot, receipt, options.variant);
+  if (info) ctx.ledger?.record(ref, { imageId: built.imageId, pushed: settings.push, digest });
   ctx.log(summaryLine(receipt, ctx.project));
+  if (ctx.verbose) ctx.log(`${ctx.project} phases: ${formatPhases(receipt.phasesMs ?? {})}${engine.client.probe?.reused ? ' (docker probe reused)' : ''}`);
   return receipt;
 }
 

@@ -10,6 +10,7 @@ import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import type { SmokeObservation } from '../planning/smoke';
 import { run, RunOptions } from './process';
+import { daemonAnswers, probeFingerprint, readCachedProbe, writeCachedProbe } from './probe-cache';
 import { ManifestState, RegistryClient, RegistryError } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
@@ -20,6 +21,8 @@ export interface DockerClient {
   serverVersion: string;
   /** The daemon's own platform (`linux/amd64`): what it builds when no platform is set. */
   platform?: string;
+  /** How long finding this client took in this process, and whether a previous process's answer was reused. */
+  probe?: { ms: number; reused: boolean };
 }
 
 export class DockerError extends Error {
@@ -38,15 +41,35 @@ const probes = new Map<string, Promise<DockerClient>>();
  * With no explicit binary every `docker` on PATH is tried, because on some machines the first
  * one is a new CLI without the buildx plugin while an older BuildKit-capable one is installed.
  */
-export function probeDocker(options: { bin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<DockerClient> {
+export function probeDocker(options: { bin?: string; env?: NodeJS.ProcessEnv; cacheFile?: string } = {}): Promise<DockerClient> {
   const key = options.bin ?? '';
   let probe = probes.get(key);
   if (!probe) {
-    probe = doProbe(options.bin, options.env ?? process.env);
+    const env = options.env ?? process.env;
+    const started = performance.now();
+    probe = (options.cacheFile ? cachedProbe(options.bin, env, options.cacheFile) : doProbe(options.bin, env)).then((client) => ({
+      ...client,
+      probe: { ms: Math.round(performance.now() - started), reused: client.probe?.reused ?? false },
+    }));
     probes.set(key, probe);
     probe.catch(() => probes.delete(key));
   }
   return probe;
+}
+
+/**
+ * The previous process's answer while nothing it depends on changed and the same daemon still
+ * answers (see ./probe-cache); otherwise a real probe, remembered for the next process.
+ */
+async function cachedProbe(explicit: string | undefined, env: NodeJS.ProcessEnv, file: string): Promise<DockerClient> {
+  const fingerprint = probeFingerprint({ candidates: explicit ? [explicit] : findOnPath('docker', env.PATH ?? ''), env });
+  if (fingerprint) {
+    const cached = readCachedProbe(file, fingerprint.key);
+    if (cached && (await daemonAnswers(fingerprint.socket))) return { ...cached, probe: { ms: 0, reused: true } };
+  }
+  const client = await doProbe(explicit, env);
+  if (fingerprint) writeCachedProbe(file, fingerprint.key, client);
+  return client;
 }
 
 async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Promise<DockerClient> {

@@ -1,4 +1,11 @@
-import { DockerfileParser } from 'dockerfile-ast';
+import type * as DockerfileAst from 'dockerfile-ast';
+
+// Loaded on first parse, not with the module: it takes 50–130 ms to load, and inference answered
+// from its cache (plugins/inference-cache.ts) parses nothing.
+let parser: typeof DockerfileAst.DockerfileParser | undefined;
+const DockerfileParser = {
+  parse: (text: string) => (parser ??= (require('dockerfile-ast') as typeof DockerfileAst).DockerfileParser).parse(text),
+};
 import { BASE_IMAGE_ARG, DIRECTIVE_PREFIX } from '../constants';
 
 /** What the planner needs to know about one Dockerfile. */

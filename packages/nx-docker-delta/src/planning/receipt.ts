@@ -1,5 +1,6 @@
 import { RECEIPT_SCHEMA_VERSION } from '../constants';
 import type { BuilderMode } from './build-plan';
+import type { PhaseTimings } from './phases';
 
 /**
  * What a build leaves behind, and what Nx caches: enough to find the image again anywhere
@@ -40,6 +41,8 @@ export interface ImageReceipt {
   steps: { total: number; run: number; cached: number };
   sizeBytes: number;
   durationMs: number;
+  /** Where durationMs went: probe, hash, stage, build, push, verify (ms; absent phases did not happen). */
+  phasesMs?: PhaseTimings;
   builder: BuilderMode;
   platform?: string;
   /** What happened the last time this receipt was produced or verified. */

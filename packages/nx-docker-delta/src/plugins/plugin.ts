@@ -11,9 +11,10 @@ import type {
 } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { Minimatch } from 'minimatch';
 import { inferContext, quickCopySources } from '../planning/context';
+import type { Minimatch as MinimatchClass } from 'minimatch';
 import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
+import { cachedDependencies, cachedInference } from './inference-cache';
 import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
 import {
   BaseSpec,
@@ -35,7 +36,13 @@ const DOCKERFILES = '**/*{Dockerfile,dockerfile,Containerfile}*';
 
 export const createNodesV2: CreateNodesV2<NxDockerDeltaPluginOptions> = [
   DOCKERFILES,
-  (files, rawOptions, context) => inferDockerTargets(files, normalizePluginOptions(rawOptions), context),
+  (files, rawOptions, context) =>
+    cachedInference(() => inferDockerTargets(files, normalizePluginOptions(rawOptions), context), {
+      files,
+      workspaceRoot: context.workspaceRoot,
+      options: rawOptions,
+      extra: [JSON.stringify(Object.keys(context.nxJsonConfiguration.namedInputs ?? {}))],
+    }),
 ];
 
 /** Nx 23+ read `createNodes`, Nx 21 requires `createNodesV2`: the same tuple under both names. */
@@ -155,6 +162,8 @@ function inferDockerTargets(
  * Dockerfiles and about a third of createNodes' time.
  */
 function matcher(globs: readonly string[]): (file: string) => boolean {
+  // Required here, not at the top: ~30 ms of a cold plugin worker that a cache hit never needs.
+  const { Minimatch } = require('minimatch') as { Minimatch: typeof MinimatchClass };
   const compiled = globs.map((glob) => new Minimatch(glob, { dot: true }));
   return (file) => compiled.some((m) => m.match(file));
 }
@@ -254,7 +263,10 @@ const factsCache = new Map<string, DockerfileFacts | undefined>();
  * so `nx sync` added `"path": "../.."` to each service's tsconfig.lib.json and `tsc --build`
  * failed with TS6202 "Project references may not form a circular graph".
  */
-export const createDependencies: CreateDependencies<NxDockerDeltaPluginOptions> = (rawOptions, context) => {
+export const createDependencies: CreateDependencies<NxDockerDeltaPluginOptions> = (rawOptions, context) =>
+  cachedDependencies(() => baseDependencies(rawOptions, context), { options: rawOptions, context, executors: Object.values(EXECUTORS) });
+
+const baseDependencies = (...[rawOptions, context]: Parameters<CreateDependencies<NxDockerDeltaPluginOptions>>): RawProjectGraphDependency[] => {
   const options = normalizePluginOptions(rawOptions);
   const bases: Array<{ spec: BaseSpec; project: string }> = [];
   for (const [project, config] of Object.entries(context.projects)) {

@@ -229,6 +229,10 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     const receipt = ws.readJson(receiptPath('svc-a'));
     expect(receipt.steps).toEqual({ total: 5, run: 2, cached: 3 });
     expect(inspectImage(receipt.ref)?.Id).toBe(receipt.imageId);
+    // No orchestration tax: what docker-base checked and docker-service built in this run is not checked again.
+    expect(linesWith(r.output, /Base \S+ was verified earlier in this run/)).toHaveLength(1);
+    expect(linesWith(r.output, /svc-a: \S+ was built and checked earlier in this run/)).toHaveLength(1);
+    expect(Object.keys(receipt.phasesMs)).toEqual(['probe', 'hash', 'stage', 'build', 'verify']);
     measure('one service changed', ws, ['svc-a'], r.durationMs / 1000);
   });
 

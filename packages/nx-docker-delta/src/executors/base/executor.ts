@@ -2,7 +2,7 @@ import { ExecutorContext, PromiseExecutor } from '@nx/devkit';
 import { ensureBase } from '../../builds/base';
 import { resolveSettings } from '../../builds/settings';
 import { readGitInfo } from '../../engine/git';
-import { engineFor, runReported } from '../shared/context';
+import { engineFor, runLedger, runReported } from '../shared/context';
 import type { BaseExecutorSchema } from './schema';
 
 /** docker-base: make every base of this project available under its content-addressed tag. */
@@ -13,7 +13,7 @@ const runExecutor: PromiseExecutor<BaseExecutorSchema> = async (options, context
     for (const spec of options.bases) {
       await ensureBase(
         { ...spec, buildArgs: { ...options.buildArgs, ...spec.buildArgs } },
-        { workspaceRoot: context.root, project: context.projectName as string, engine, settings, log, signal }
+        { workspaceRoot: context.root, project: context.projectName as string, engine, settings, log, signal, ledger: runLedger(context.root) }
       );
     }
   });

@@ -1,4 +1,5 @@
-import { ExecutorContext, logger } from '@nx/devkit';
+import { ExecutorContext, logger, workspaceRoot } from '@nx/devkit';
+import { join } from 'node:path';
 import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
 import { RegistryClient, RegistryError } from '../../engine/registry';
 import { DockerfileError } from '../../planning/dockerfile';
@@ -8,6 +9,8 @@ import { BuildInputError } from '../../builds/base';
 import { ImageSettings, SettingsError } from '../../builds/settings';
 import { SecretError } from '../../builds/secrets';
 import { ContextError } from '../../context/reader';
+import { RunLedger, runLedgerFor } from '../../builds/run-ledger';
+import { workspaceDataDirectory } from '../../utils/workspace-data';
 
 /** Every base the workspace defines, read from the docker-base targets Nx resolved. */
 export function workspaceBases(context: ExecutorContext): Array<{ spec: BaseSpec; project: string }> {
@@ -30,7 +33,17 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
 
 export async function engineFor(settings: Pick<ImageSettings, 'dockerBin' | 'insecureRegistries'>): Promise<DockerEngine> {
   const registry = new RegistryClient({ env: process.env, insecureRegistries: settings.insecureRegistries });
-  return new DockerEngine(await probeDocker({ bin: settings.dockerBin }), registry);
+  return new DockerEngine(await probeDocker({ bin: settings.dockerBin, cacheFile: probeCacheFile() }), registry);
+}
+
+/** What earlier tasks of this nx invocation verified (builds/run-ledger.ts). */
+export function runLedger(root = workspaceRoot): RunLedger | undefined {
+  return runLedgerFor(workspaceDataDirectory(root), process.env);
+}
+
+/** The docker probe is shared by every task process of the workspace (engine/probe-cache.ts). */
+export function probeCacheFile(root = workspaceRoot): string {
+  return join(workspaceDataDirectory(root), 'nx-docker-delta-docker-probe.json');
 }
 
 /** Aborts on Ctrl-C / SIGTERM so the docker child is stopped and nothing is recorded. */

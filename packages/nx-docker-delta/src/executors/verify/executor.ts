@@ -9,7 +9,7 @@ import { readGitInfo } from '../../engine/git';
 import { isReceipt, summaryLine } from '../../planning/receipt';
 import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../../planning/targets';
 import { readJsonIfExists } from '../../utils/fs';
-import { engineFor, runReported, taskHash, workspaceBases } from '../shared/context';
+import { engineFor, runLedger, runReported, taskHash, workspaceBases } from '../shared/context';
 import type { VerifyExecutorSchema } from './schema';
 
 /**
@@ -47,9 +47,21 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
       if (!isReceipt(receipt)) {
         throw new BuildInputError(`No receipt at ${receiptPath} — run nx run ${project}:${targetName} first.`);
       }
+      // Built and inspected by docker-service moments ago, in this same nx invocation: nothing to check.
+      const seen = runLedger(context.root)?.get(receipt.ref);
       const engine = await engineFor(settings);
       const inputHash = taskHash(context, targetName) ?? receipt.inputHash;
       const expected = expectedServiceRef({ project, image: targetOptions.image, variant, settings, inputHash, engine });
+      if (
+        receipt.ref === expected.ref &&
+        seen?.imageId === receipt.imageId &&
+        (seen.pushed || !settings.push) &&
+        settings.tags.every((t) => receipt.tags.includes(t))
+      ) {
+        logger.info(`✔ ${project}: ${receipt.ref} was built and checked earlier in this run (${describe(receipt)})`);
+        if (smoke) await checkStart(receipt.ref, { project, engine, log, signal, smokeTimeout, smokePort });
+        continue;
+      }
       const availability = await checkAvailability(receipt, engine, settings, expected);
       if (!availability.available) {
         log(`${project}: ${availability.note} — rebuilding it.`);

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** What a task of this run established about an image: it is in the local store (and pushed, when so). */
+export interface SeenImage {
+  imageId: string;
+  pushed: boolean;
+  digest?: string;
+}
+
+/**
+ * Images already verified by an earlier task of the same `nx` invocation. docker-base checks the
+ * base, docker-service builds and inspects the service image; without this, docker-service
+ * inspected the base again and docker-build inspected the service image again, each a docker CLI
+ * start-up on the critical path of every delta. Entries live in the workspace data directory
+ * (never an Nx output, so never restored from a cache or another machine), one file per image
+ * (parallel tasks never overwrite each other), and count only for the invocation that wrote them.
+ */
+export class RunLedger {
+  constructor(
+    private readonly dir: string,
+    readonly invocation: string
+  ) {}
+
+  private file(ref: string): string {
+    return join(this.dir, `${createHash('sha256').update(ref).digest('hex').slice(0, 32)}.json`);
+  }
+
+  get(ref: string): SeenImage | undefined {
+    try {
+      const entry = JSON.parse(readFileSync(this.file(ref), 'utf8'));
+      return entry.invocation === this.invocation && entry.ref === ref && typeof entry.imageId === 'string' ? entry : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  record(ref: string, seen: SeenImage): void {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      const file = this.file(ref);
+      writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify({ ref, invocation: this.invocation, ...seen }));
+      renameSync(`${file}.${process.pid}.tmp`, file);
+    } catch {
+      // Not recorded: a later task checks the image itself, as it would without a ledger.
+    }
+  }
+}
+
+/**
+ * The ledger of the current `nx` invocation, or undefined outside one. Nx gives every task
+ * `NX_INVOCATION_ROOT_PID`; a pid alone is reused over time, so the invocation is the pid plus
+ * that process's start time (Linux `/proc`; elsewhere no ledger, and every task checks for itself).
+ */
+export function runLedgerFor(dataDir: string, env: NodeJS.ProcessEnv, procRoot = '/proc'): RunLedger | undefined {
+  const pid = env.NX_INVOCATION_ROOT_PID;
+  if (!pid || !/^\d+$/.test(pid)) return undefined;
+  let startTime: string | undefined;
+  try {
+    const stat = readFileSync(join(procRoot, pid, 'stat'), 'utf8');
+    // Fields after the command name (which may contain spaces) — starttime is field 22.
+    startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+  if (!startTime) return undefined;
+  return new RunLedger(join(dataDir, 'nx-docker-delta-run'), `${pid}@${startTime}`);
+}

@@ -1,0 +1,89 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { probeDocker as ProbeDocker } from './docker';
+
+/**
+ * A fake docker client that counts its start-ups, and a fake daemon: an HTTP server on a unix
+ * socket answering `/_ping` as dockerd does. Each "process" is a fresh copy of the engine module.
+ */
+describe('probe cache shared by task processes', () => {
+  let dir: string;
+  let socket: string;
+  let server: Server;
+  let pingStatus = 200;
+  let bin: string;
+  let cacheFile: string;
+  const env = () => ({ PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'docker-config') });
+  const starts = () => (existsSync(join(dir, 'starts')) ? readFileSync(join(dir, 'starts'), 'utf8').split('\n').filter(Boolean).length : 0);
+
+  /** probeDocker as a new task process sees it (module state fresh). */
+  function newProcessProbe(extra: Record<string, string> = {}) {
+    let probe!: typeof ProbeDocker;
+    jest.isolateModules(() => {
+      probe = (require('./docker') as { probeDocker: typeof ProbeDocker }).probeDocker;
+    });
+    return probe({ bin, env: { ...env(), ...extra }, cacheFile });
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nxdd-probe-cache-'));
+    socket = join(dir, 'docker.sock');
+    server = createServer((req, res) => {
+      res.statusCode = req.url === '/_ping' ? pingStatus : 404;
+      res.end('OK');
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    bin = join(dir, 'docker');
+    const info = JSON.stringify({ Client: { Version: '20.10.24' }, Server: { Version: '20.10.24' } });
+    writeFileSync(bin, ['#!/bin/sh', `echo "$1" >> '${join(dir, 'starts')}'`, `[ "$1" = version ] && { echo '${info}'; exit 0; }`, 'exit 1', ''].join('\n'));
+    chmodSync(bin, 0o755);
+    cacheFile = join(dir, 'workspace-data', 'nx-docker-delta-docker-probe.json');
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    pingStatus = 200;
+    rmSync(cacheFile, { force: true });
+    rmSync(join(dir, 'starts'), { force: true });
+  });
+
+  it('the first process probes, the next ones start no docker client while the same daemon answers', async () => {
+    const first = await newProcessProbe();
+    const client = { bin, mode: 'buildkit', clientVersion: '20.10.24', serverVersion: '20.10.24' };
+    expect(first).toEqual({ ...client, probe: { ms: expect.any(Number), reused: false } });
+    expect(starts()).toBe(2); // `version` and `buildx version`, in parallel
+    await expect(newProcessProbe()).resolves.toEqual({ ...client, probe: { ms: expect.any(Number), reused: true } });
+    await expect(newProcessProbe()).resolves.toEqual({ ...client, probe: { ms: expect.any(Number), reused: true } });
+    expect(starts()).toBe(2);
+  });
+
+  it('probes again when the client binary changes', async () => {
+    await newProcessProbe();
+    const later = Date.now() / 1000 + 60;
+    utimesSync(bin, later, later);
+    await newProcessProbe();
+    expect(starts()).toBe(4);
+  });
+
+  it('probes again when the daemon does not answer its ping', async () => {
+    await newProcessProbe();
+    pingStatus = 500;
+    await newProcessProbe();
+    expect(starts()).toBe(4);
+  });
+
+  it('probes again when the docker environment changes (DOCKER_BUILDKIT, BUILDX_BUILDER)', async () => {
+    await newProcessProbe();
+    await newProcessProbe({ BUILDX_BUILDER: 'other' });
+    expect(starts()).toBe(4);
+  });
+
+  it('keeps nothing for a daemon it cannot fingerprint (tcp DOCKER_HOST): every process probes', async () => {
+    await newProcessProbe({ DOCKER_HOST: 'tcp://127.0.0.1:1' }).catch(() => undefined);
+    expect(existsSync(cacheFile)).toBe(false);
+  });
+});

@@ -1,0 +1,110 @@
+// One Docker probe per machine state, not per task process. Nx runs every task in its own
+// process, so docker-base, docker-service and docker-build each asked `docker version` and
+// `docker buildx version` again (two CLI start-ups, 100–300 ms on a busy 2-core machine) on the
+// critical path of every delta. The answer only changes when the client, its plugins, its
+// configuration or the daemon change — all of which this fingerprint sees without spawning.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** What a probe found; kept in sync with DockerClient in ./docker (not imported: no cycle). */
+export interface CachedClient {
+  bin: string;
+  mode: 'buildx' | 'buildkit';
+  clientVersion: string;
+  serverVersion: string;
+}
+
+const FORMAT = 'nx-docker-delta-docker-probe/1';
+
+/** Folders the docker CLI looks for plugins in (docker/cli `cli-plugins/manager`), besides `$DOCKER_CONFIG/cli-plugins`. */
+const SYSTEM_PLUGIN_DIRS = ['/usr/local/lib/docker/cli-plugins', '/usr/local/libexec/docker/cli-plugins', '/usr/lib/docker/cli-plugins', '/usr/libexec/docker/cli-plugins'];
+
+function statKey(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return '-';
+  }
+}
+
+function fileHash(path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return '-';
+  }
+}
+
+/**
+ * The fingerprint of everything a probe's answer depends on, or undefined when it cannot be
+ * taken cheaply (a tcp/ssh daemon, a non-default docker context): then every process probes.
+ */
+export function probeFingerprint(input: { candidates: readonly string[]; env: NodeJS.ProcessEnv }): { key: string; socket: string } | undefined {
+  const { env } = input;
+  const host = env.DOCKER_HOST || 'unix:///var/run/docker.sock';
+  if (!host.startsWith('unix://')) return undefined;
+  if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== 'default') return undefined;
+  const configDir = env.DOCKER_CONFIG || join(homedir(), '.docker');
+  const configFile = join(configDir, 'config.json');
+  try {
+    const context = JSON.parse(readFileSync(configFile, 'utf8')).currentContext;
+    if (context && context !== 'default') return undefined;
+  } catch {
+    /* no config: the default context */
+  }
+  const socket = host.slice('unix://'.length);
+  const socketKey = statKey(socket);
+  // No socket: let the real probe say "daemon not reachable" in its own words.
+  if (socketKey === '-') return undefined;
+  const parts = [FORMAT, host, socketKey, env.DOCKER_CONFIG ?? '', fileHash(configFile), env.BUILDX_BUILDER ?? '', env.DOCKER_BUILDKIT ?? ''];
+  for (const candidate of input.candidates) {
+    let real = candidate;
+    try {
+      real = realpathSync(candidate);
+    } catch {
+      /* recorded as missing below */
+    }
+    parts.push(candidate, real, statKey(real));
+  }
+  for (const dir of [join(configDir, 'cli-plugins'), ...SYSTEM_PLUGIN_DIRS]) parts.push(statKey(join(dir, 'docker-buildx')));
+  return { key: createHash('sha256').update(parts.join('\0')).digest('hex'), socket };
+}
+
+export function readCachedProbe(file: string, key: string): CachedClient | undefined {
+  try {
+    const entry = JSON.parse(readFileSync(file, 'utf8'));
+    return entry?.key === key && entry.client?.bin && entry.client?.mode ? (entry.client as CachedClient) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeCachedProbe(file: string, key: string, client: CachedClient): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify({ key, client, probedAt: new Date().toISOString() }) + '\n');
+    renameSync(temp, file);
+  } catch {
+    // A read-only data directory only costs the next process a probe.
+  }
+}
+
+/** `GET /_ping` on the daemon's unix socket: the same daemon still answers (a few ms, no CLI start-up). */
+export function daemonAnswers(socket: string, timeoutMs = 2000): Promise<boolean> {
+  // Loaded here: only processes that reuse a probe need node:http.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { request } = require('node:http') as typeof import('node:http');
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}

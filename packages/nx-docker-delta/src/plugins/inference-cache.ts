@@ -1,0 +1,183 @@
+// A persistent cache around inference, so an unchanged workspace costs file reads and one hash
+// instead of parsing every Dockerfile again in every cold plugin worker (each `nx` command with
+// the daemon off, and every daemon restart). The same idea as Nx's own plugins
+// (`calculateHashForCreateNodes` + `hashArray` + a JSON file in the workspace data directory),
+// built on node:crypto and node:fs only: loading @nx/devkit in the plugin worker costs ~0.7 s.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import { workspaceDataDirectory } from '../utils/workspace-data';
+
+export { workspaceDataDirectory };
+
+/** Bump when the cached shape or the meaning of a key changes. */
+const CACHE_FORMAT = 'nx-docker-delta-inference/1';
+
+/** One hash of an ordered list of strings (what devkit's `hashArray` does, on node:crypto). */
+export function hashArray(values: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const value of values) hash.update(value).update('\0');
+  return hash.digest('hex');
+}
+
+/**
+ * What identifies the inference code itself: the package version and the compiled module's
+ * stat, so a rebuilt plugin (a local plugin, or a new version installed over the old one)
+ * never reads results an older build wrote.
+ */
+function codeIdentity(): string {
+  let version = '';
+  try {
+    version = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).version ?? '';
+  } catch {
+    /* not installed as a package (tests): the module stat below still tells builds apart */
+  }
+  const stat = statSync(__filename);
+  return `${CACHE_FORMAT}|${version}|${stat.size}|${stat.mtimeMs}`;
+}
+
+/**
+ * A file of key → value entries in the workspace data directory, read once, written once at the
+ * end of a call and only when something new was computed. Entries not used in the last call are
+ * dropped then, so the file holds what the workspace looks like now, not its history.
+ */
+export class InferenceCache<T> {
+  private readonly entries: Record<string, T>;
+  private readonly used = new Set<string>();
+  private dirty = false;
+
+  constructor(readonly file: string) {
+    this.entries = readEntries<T>(file);
+  }
+
+  get(key: string): T | undefined {
+    if (!Object.prototype.hasOwnProperty.call(this.entries, key)) return undefined;
+    this.used.add(key);
+    return this.entries[key];
+  }
+
+  set(key: string, value: T): void {
+    this.entries[key] = value;
+    this.used.add(key);
+    this.dirty = true;
+  }
+
+  /** Writes the used entries (atomically: a concurrent reader sees the old file or the new one). */
+  save(): void {
+    if (!this.dirty && this.used.size === Object.keys(this.entries).length) return;
+    const kept: Record<string, T> = {};
+    for (const key of this.used) kept[key] = this.entries[key];
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      const temp = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(temp, JSON.stringify(kept));
+      renameSync(temp, this.file);
+    } catch {
+      // A read-only or vanished data directory only costs the next run its cache hit.
+    }
+  }
+}
+
+function readEntries<T>(file: string): Record<string, T> {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+const PROJECT_MARKERS = ['project.json', 'package.json'];
+
+/**
+ * Everything inference reads from disk, as one hash: each candidate file's path and content,
+ * and for every folder from the file up to the root which project markers exist there (a new
+ * project.json changes which project owns a Dockerfile). Inference reads nothing else.
+ */
+export function inferenceKey(input: { files: readonly string[]; workspaceRoot: string; extra: readonly string[] }): string {
+  const parts: string[] = [codeIdentity(), ...input.extra];
+  const markers = new Map<string, string>();
+  const markersOf = (dir: string): string => {
+    let known = markers.get(dir);
+    if (known === undefined) {
+      known = PROJECT_MARKERS.map((m) => (existsSync(join(input.workspaceRoot, dir, m)) ? '1' : '0')).join('');
+      markers.set(dir, known);
+    }
+    return known;
+  };
+  for (const file of input.files) {
+    let content: Buffer | string;
+    try {
+      content = readFileSync(join(input.workspaceRoot, file));
+    } catch {
+      content = '\0missing';
+    }
+    parts.push(file, createHash('sha256').update(content).digest('hex'));
+    for (let dir = posix.dirname(file); ; dir = posix.dirname(dir)) {
+      parts.push(markersOf(dir));
+      if (dir === '.' || dir === '' || dir === '/') break;
+    }
+  }
+  return hashArray(parts);
+}
+
+/** The cache file of one plugin configuration (options differ → a different file, as Nx's plugins do). */
+export function cacheFileFor(workspaceRoot: string, kind: string, options: unknown): string {
+  const optionsHash = hashArray([JSON.stringify(options ?? {})]).slice(0, 16);
+  return join(workspaceDataDirectory(workspaceRoot), `nx-docker-delta-${kind}-${optionsHash}.json`);
+}
+
+/**
+ * Wraps a batched createNodes function: same answer, computed only when one of its inputs
+ * (see `inferenceKey`) changed since the last call.
+ */
+export function cachedInference<R>(
+  infer: () => R,
+  input: { files: readonly string[]; workspaceRoot: string; options: unknown; extra?: readonly string[] }
+): R {
+  const key = inferenceKey({ files: input.files, workspaceRoot: input.workspaceRoot, extra: [JSON.stringify(input.options ?? {}), ...(input.extra ?? [])] });
+  const cache = new InferenceCache<R>(cacheFileFor(input.workspaceRoot, 'nodes', input.options));
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = infer();
+    cache.set(key, value);
+  }
+  cache.save();
+  return value;
+}
+
+/** The part of a createDependencies context the wrapper reads (Nx passes more). */
+interface DependenciesContextLike {
+  workspaceRoot: string;
+  projects: Record<string, { targets?: Record<string, { executor?: string; options?: Record<string, unknown> }> }>;
+  fileMap: { projectFileMap: Record<string, Array<{ file: string; hash: string }>> };
+}
+
+/**
+ * Wraps createDependencies: the edges depend only on the options, this plugin's targets (their
+ * executor options) and the content of each Dockerfile they name — whose hash Nx already hands
+ * over in the file map, so a hit reads no file at all.
+ */
+export function cachedDependencies<R>(
+  compute: () => R,
+  input: { options: unknown; context: DependenciesContextLike; executors: readonly string[] }
+): R {
+  const parts: string[] = [codeIdentity(), JSON.stringify(input.options ?? {})];
+  for (const [project, config] of Object.entries(input.context.projects)) {
+    for (const [name, target] of Object.entries(config.targets ?? {})) {
+      if (!target.executor || !input.executors.includes(target.executor)) continue;
+      const dockerfile = target.options?.dockerfile;
+      const hash = typeof dockerfile === 'string' ? input.context.fileMap.projectFileMap[project]?.find((f) => f.file === dockerfile)?.hash : undefined;
+      parts.push(project, name, target.executor, JSON.stringify(target.options ?? {}), hash ?? '');
+    }
+  }
+  const key = hashArray(parts);
+  const cache = new InferenceCache<R>(cacheFileFor(input.context.workspaceRoot, 'dependencies', input.options));
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = compute();
+    cache.set(key, value);
+  }
+  cache.save();
+  return value;
+}
