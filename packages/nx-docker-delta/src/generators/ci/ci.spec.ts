@@ -1,6 +1,10 @@
 import type { Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { validateWorkflow } from '@action-validator/core';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ciGenerator } from './ci';
 import { CLOUDBUILD_BUILDER_FILE } from './lib/render';
@@ -99,4 +103,39 @@ describe('ci generator', () => {
     expect(gl['pin-bases'].rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "schedule"' }]);
     expect(gl.variables.NX_DOCKER_REGISTRY).toBe('$CI_REGISTRY_IMAGE');
   });
+
+  // gitlab-ci-local validates with the JSON schema GitLab publishes for .gitlab-ci.yml (bundled in the package).
+  const GITLAB_CI_LOCAL = join(__dirname, '../../../../../node_modules/.bin/gitlab-ci-local');
+  function gitlabList(content: string, variables: string[] = []) {
+    const dir = mkdtempSync(join(tmpdir(), 'nxdd-gitlab-'));
+    try {
+      writeFileSync(join(dir, '.gitlab-ci.yml'), content);
+      const git = (...args: string[]) => spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
+      git('init', '-q', '-b', 'main');
+      git('add', '-A');
+      git('-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-qm', 'ci');
+      git('remote', 'add', 'origin', 'https://gitlab.example.invalid/acme/shop.git');
+      const r = spawnSync(GITLAB_CI_LOCAL, ['--list', '--json-schema-validation', ...variables.flatMap((v) => ['--variable', v])], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      return { status: r.status, output: `${r.stdout}${r.stderr}` };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('GitLab: .gitlab-ci.yml passes the published CI schema; pin-bases runs only in scheduled pipelines', async () => {
+    const tree = npmTree();
+    await ciGenerator(tree, { provider: 'gitlab' });
+    const content = tree.read('.gitlab-ci.yml', 'utf-8') as string;
+    const gl = parse(content);
+    for (const job of ['docker-images', 'pin-bases']) for (const line of [...gl[job].before_script, ...gl[job].script]) expect(typeof line).toBe('string');
+    const push = gitlabList(content);
+    expect([push.status, push.output]).toEqual([0, expect.stringContaining('json schema validated')]);
+    expect(push.output).toMatch(/^docker-images\s/m);
+    expect(push.output).not.toMatch(/^pin-bases\s/m);
+    const scheduled = gitlabList(content, ['CI_PIPELINE_SOURCE=schedule']);
+    expect(scheduled.output).toMatch(/^pin-bases\s/m);
+    expect(scheduled.output).not.toMatch(/^docker-images\s/m);
+    const broken = gitlabList(content.replace('  interruptible: true', '  interruptible: true\n  retries: 2'));
+    expect(broken.status).not.toBe(0);
+  }, 120_000);
 });

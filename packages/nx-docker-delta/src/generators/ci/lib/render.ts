@@ -344,7 +344,8 @@ export function renderGitlab(i: CiInputs): CiFile[] {
     '  script:',
     '    - npx nx g nx-docker-delta:pin-bases --no-interactive',
     '    - if git diff --quiet; then echo "Upstream images unchanged."; exit 0; fi',
-    `    - git -c user.name=nx-docker-delta -c user.email=nx-docker-delta@users.noreply.invalid commit -am '${PIN_MESSAGE}'`,
+    // Quoted as a whole: the message's ": " would make YAML read the line as a mapping.
+    `    - 'git -c user.name=nx-docker-delta -c user.email=nx-docker-delta@users.noreply.invalid commit -am "${PIN_MESSAGE}"'`,
     '    - git push --force -o merge_request.create -o merge_request.target="$CI_DEFAULT_BRANCH" "https://oauth2:${PIN_BASES_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git" HEAD:refs/heads/nx-docker-delta/pin-bases',
     '',
   ].join('\n');
