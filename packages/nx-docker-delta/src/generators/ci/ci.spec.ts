@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ciGenerator } from './ci';
+import { ciGenerator, isDryRun } from './ci';
 import { CLOUDBUILD_BUILDER_FILE } from './lib/render';
 
 function npmTree(): Tree {
@@ -39,6 +39,14 @@ describe('ci generator', () => {
     expect(tree.read('.gitlab-ci.yml', 'utf-8')).toBe('mine: {}\n');
     await ciGenerator(tree, { provider: 'gitlab', mainBranch: 'trunk', force: true });
     expect(tree.read('.gitlab-ci.yml', 'utf-8')).toContain('"$CI_COMMIT_BRANCH" = "trunk"');
+  });
+
+  it.each([
+    [['node', 'nx', 'g', 'nx-docker-delta:ci', '--dry-run'], true],
+    [['node', 'nx', 'g', 'nx-docker-delta:ci', '-d'], true],
+    [['node', 'nx', 'g', 'nx-docker-delta:ci', '--provider=gitlab'], false],
+  ])('isDryRun(%j) = %s (then the files are printed)', (argv, expected) => {
+    expect(isDryRun(argv)).toBe(expected);
   });
 
   it('rejects a schedule that is not cron, naming the fix', async () => {

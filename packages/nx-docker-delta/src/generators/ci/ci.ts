@@ -69,6 +69,13 @@ export async function ciGenerator(tree: Tree, schema: CiGeneratorSchema): Promis
   const files = renderCi(schema.provider, ciInputs(tree, schema));
   const kept = files.filter((f) => writeUserFile(tree, f.path, f.content, { force: schema.force }) === 'kept');
   if (kept.length === 0) logger.info(`nx-docker-delta: ${schema.provider} pipeline in ${files.map((f) => f.path).join(', ')}.`);
+  // Nx keeps --dry-run from generators (it lists CREATE/UPDATE only); a CI file is read before it is committed, so print it.
+  if (isDryRun(process.argv)) for (const f of files) logger.info(`\n--- ${f.path}\n${f.content}`);
+}
+
+/** `nx g … --dry-run` / `-d` / `--dryRun`: Nx removes the flag from the options it passes. */
+export function isDryRun(argv: string[]): boolean {
+  return argv.some((a) => a === '--dry-run' || a === '--dryRun' || a === '-d' || a === '--dry-run=true' || a === '--dryRun=true');
 }
 
 export default ciGenerator;
