@@ -48,6 +48,8 @@ export async function provisionDocker({ log, elixir = false } = {}) {
   for (const [name, args] of [
     ['ensure-docker.sh', []],
     ['ensure-registry.sh', []],
+    // The CI-config suites run a registry with htpasswd auth of their own.
+    ['ensure-htpasswd.sh', []],
     ['make-base-images.sh', elixir ? ['--elixir'] : []],
   ]) {
     const result = await script(name, args, log);
