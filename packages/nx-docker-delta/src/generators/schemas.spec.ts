@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // schema.json is the source of truth; schema.d.ts must declare the same options with the same requiredness.
-describe.each(['init', 'dockerfile', 'migrate-deps-image'])('%s schema.json ↔ schema.d.ts', (name) => {
+describe.each(['init', 'dockerfile', 'migrate-deps-image', 'ci', 'pin-bases'])('%s schema.json ↔ schema.d.ts', (name) => {
   const dir = join(__dirname, name);
   const json = JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8'));
   const dts = readFileSync(join(dir, 'schema.d.ts'), 'utf8');
@@ -25,7 +25,7 @@ describe.each(['init', 'dockerfile', 'migrate-deps-image'])('%s schema.json ↔ 
 
 it('generators.json points at the generator folders', () => {
   const g = JSON.parse(readFileSync(join(__dirname, '../../generators.json'), 'utf8')).generators;
-  expect(Object.keys(g).sort()).toEqual(['dockerfile', 'init', 'migrate-deps-image']);
+  expect(Object.keys(g).sort()).toEqual(['ci', 'dockerfile', 'init', 'migrate-deps-image', 'pin-bases']);
   for (const [name, e] of Object.entries(g) as [string, { factory: string; schema: string }][]) {
     expect(e.factory).toBe(`./dist/generators/${name}/${name}`);
     expect(e.schema).toBe(`./dist/generators/${name}/schema.json`);

@@ -1,5 +1,6 @@
 import { ExecutorContext, PromiseExecutor } from '@nx/devkit';
 import { ensureBase } from '../../builds/base';
+import { refreshUpstreams } from '../../builds/refresh';
 import { resolveSettings } from '../../builds/settings';
 import { readGitInfo } from '../../engine/git';
 import { engineFor, runLedger, runReported } from '../shared/context';
@@ -11,6 +12,7 @@ const runExecutor: PromiseExecutor<BaseExecutorSchema> = async (options, context
     const settings = resolveSettings(options, process.env, await readGitInfo(context.root), context.root);
     const engine = await engineFor(settings);
     for (const spec of options.bases) {
+      if (options.refresh) await refreshUpstreams(spec, { workspaceRoot: context.root, engine, log });
       await ensureBase(
         { ...spec, buildArgs: { ...options.buildArgs, ...spec.buildArgs } },
         { workspaceRoot: context.root, project: context.projectName as string, engine, settings, log, signal, ledger: runLedger(context.root) }
