@@ -12,6 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Minimatch } from 'minimatch';
 import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
+import { unsupportedNxMessage } from '../planning/nx-version';
+import { workspaceNxVersion } from '../utils/workspace-nx';
 import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
 import {
   BaseSpec,
@@ -31,11 +33,27 @@ const DOCKERFILES = '**/*{Dockerfile,dockerfile,Containerfile}*';
 
 export const createNodesV2: CreateNodesV2<NxDockerDeltaPluginOptions> = [
   DOCKERFILES,
-  (files, rawOptions, context) => inferDockerTargets(files, normalizePluginOptions(rawOptions), context),
+  (files, rawOptions, context) => {
+    const unsupported = unsupportedNxMessage(workspaceNxVersion(context.workspaceRoot));
+    if (unsupported) {
+      warnOnce(unsupported);
+      // Nx 19 and older may call this with the v1 signature (one file, one result object).
+      return (typeof files === 'string' ? {} : []) as Array<readonly [string, CreateNodesResult]>;
+    }
+    return inferDockerTargets(files, normalizePluginOptions(rawOptions), context);
+  },
 ];
 
 /** Nx 23+ read `createNodes`, Nx 21 requires `createNodesV2`: the same tuple under both names. */
 export const createNodes = createNodesV2;
+
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  // Not devkit's logger: loading @nx/devkit costs every nx command ~0.7 s (see the imports above).
+  console.warn(message);
+}
 
 interface Candidate {
   file: string;
