@@ -75,6 +75,22 @@ describe('createNodes', () => {
     expect(createNodes).toBe(createNodesV2);
   });
 
+  it('infers nothing on an unsupported Nx and says so once, in one sentence', () => {
+    const warn = console.warn;
+    const warnings: string[] = [];
+    console.warn = (message: string) => warnings.push(message);
+    try {
+      write({ 'node_modules/nx/package.json': JSON.stringify({ name: 'nx', version: '19.8.4' }) });
+      expect(infer(SEED)).toEqual([]);
+      expect(infer(SEED)).toEqual([]);
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings).toEqual([
+      'nx-docker-delta supports Nx 20–23 but this workspace runs Nx 19.8.4, so it infers no Docker targets — upgrade the workspace to Nx 20 or newer (nx migrate 20).',
+    ]);
+  });
+
   it('infers a root base and two services on it', () => {
     expect(infer(SEED)).toMatchInlineSnapshot(`
 [
