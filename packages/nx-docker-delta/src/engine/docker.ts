@@ -193,6 +193,18 @@ export class DockerEngine {
     return digest;
   }
 
+  /**
+   * Points `target` at exactly `source` (`repo@sha256:…`) through the docker client, for
+   * registries that need its credentials: pull by digest, tag, push. Returns the pushed digest.
+   */
+  async retag(source: string, target: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    if (!(await this.pull(source, options))) {
+      throw new DockerError(`Cannot pull ${source} — log in to its registry (docker login ${parseImageRef(source).registry ?? ''}) or push the image again, then release.`);
+    }
+    await this.tag(source, target);
+    return this.push(target, options);
+  }
+
   async pull(ref: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     const result = await this.docker(['pull', '--quiet', ref], options);
     return result.code === 0;

@@ -23,7 +23,9 @@ import {
   chooseBase,
   createBaseTargets,
   createServiceTargets,
+  releasePublishTarget,
 } from '../planning/targets';
+import { RELEASE_PUBLISH_TARGET } from '../constants';
 
 /**
  * Every file whose name contains Dockerfile/Containerfile; the `baseGlob` and `serviceGlobs`
@@ -108,6 +110,8 @@ function inferDockerTargets(
   }
 
   const namedInputs = Object.keys(context.nxJsonConfiguration.namedInputs ?? {});
+  // Only workspaces that release with `nx release` get the publish target.
+  const usesRelease = context.nxJsonConfiguration.release !== undefined;
   for (const service of primaryService.values()) {
     if (!service.facts) {
       // An unparsable Dockerfile still gets its targets; the executor reports the exact error.
@@ -127,6 +131,7 @@ function inferDockerTargets(
       baseIsOwn: base !== undefined && bases.some((b) => b.spec === base && b.root === service.root),
       options,
     });
+    if (usesRelease && !isPublicPackage(context.workspaceRoot, service.root)) targets[RELEASE_PUBLISH_TARGET] = releasePublishTarget();
     results.push([service.file, { projects: { [service.root]: { targets } } }]);
   }
   return results;
@@ -164,6 +169,20 @@ function fallbackServiceTargets(service: Candidate, options: NormalizedPluginOpt
     [options.serviceTargetName]: { executor: EXECUTORS.service, cache: false, options: { dockerfile: service.file } },
     [options.buildTargetName]: buildTarget(options, [options.serviceTargetName]),
   };
+}
+
+/**
+ * A package.json that is not `private` is an npm package: its `nx-release-publish` is npm's
+ * (Nx infers it), and a Dockerfile beside it must not take that over.
+ */
+function isPublicPackage(workspaceRoot: string, root: string): boolean {
+  const path = join(workspaceRoot, root, 'package.json');
+  if (!existsSync(path)) return false;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')).private !== true;
+  } catch {
+    return false;
+  }
 }
 
 function tryFacts(read: typeof readDockerfileFacts, text: string, file: string): DockerfileFacts | undefined {

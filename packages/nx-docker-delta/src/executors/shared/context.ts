@@ -3,6 +3,7 @@ import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
 import { RegistryUnreachableError } from '../../engine/registry';
 import { DockerfileError } from '../../planning/dockerfile';
 import { ImageRefError } from '../../planning/image-ref';
+import { ReleaseError } from '../../planning/release';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
 import { SettingsError } from '../../builds/settings';
@@ -49,7 +50,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
-const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError];
+const EXPECTED = [DockerError, RegistryUnreachableError, DockerfileError, ImageRefError, BuildInputError, SettingsError, ReleaseError];
 
 /** Runs an executor body: expected failures become one clear sentence and `success: false`. */
 export async function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {
