@@ -15,7 +15,13 @@ export interface DockerClient {
   mode: BuilderMode;
   clientVersion: string;
   serverVersion: string;
+  /** What this engine does differently, said once when it is probed (podman). */
+  note?: string;
 }
+
+/** What podman does not do the way docker does, in one sentence. */
+export const PODMAN_NOTE =
+  'podman builds with its own per-step layer cache (--layers) and pushes with --digestfile; it does not import registry layer cache (--cache-from of a previous image, NX_DOCKER_CACHE_REGISTRY), so a fresh machine rebuilds layers docker would pull as CACHED.';
 
 export class DockerError extends Error {
   constructor(message: string, readonly tail: string[] = []) {
@@ -50,6 +56,7 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
     throw new DockerError('No docker client found on PATH — install Docker (with BuildKit) or set NX_DOCKER_BIN to the docker binary.');
   }
   const rejected: string[] = [];
+  if (explicit && /podman[^/\\]*$/.test(explicit)) return probePodman(explicit);
   for (const bin of candidates) {
     // Both questions at once: every executor process probes again (Nx runs each task in its
     // own process), and sequential spawns put two docker CLI start-ups on every task's path.
@@ -88,6 +95,29 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
   );
 }
 
+/**
+ * podman needs no daemon (`podman version` has no Server part). Its image store is its own
+ * (/var/lib/containers), so images built with docker are not there and vice versa.
+ */
+async function probePodman(bin: string): Promise<DockerClient> {
+  const result = await run(bin, ['version', '--format', '{{json .}}']).catch(() => undefined);
+  if (!result) throw new DockerError(`${bin} cannot be executed — install podman (apt-get install podman) or set NX_DOCKER_BIN to a docker client.`);
+  let version = '';
+  try {
+    version = JSON.parse(result.stdout.trim().split('\n')[0] || '{}').Client?.Version ?? '';
+  } catch {
+    version = '';
+  }
+  if (result.code !== 0 || !version) {
+    throw new DockerError(`podman does not work here (${bin}: ${lastLine(result.stderr) || `exited ${result.code}`}) — fix its storage setup (podman info) or set NX_DOCKER_BIN to a docker client.`);
+  }
+  const podmanMajor = safeMajor(version);
+  if (podmanMajor !== undefined && podmanMajor < 4) {
+    throw new DockerError(`podman ${version} is too old (no --iidfile/--digestfile as used here) — install podman 4 or newer, or set NX_DOCKER_BIN to a docker client.`);
+  }
+  return { bin, mode: 'podman', clientVersion: version, serverVersion: version, note: PODMAN_NOTE };
+}
+
 export interface ImageInfo {
   id: string;
   repoTags: string[];
@@ -112,7 +142,9 @@ export class DockerEngine {
       RepoDigests?: string[];
       Size: number;
     };
-    return { id: raw.Id, repoTags: raw.RepoTags ?? [], repoDigests: raw.RepoDigests ?? [], size: raw.Size };
+    // podman reports the ID without the `sha256:` that --iidfile writes.
+    const id = raw.Id.includes(':') ? raw.Id : `sha256:${raw.Id}`;
+    return { id, repoTags: raw.RepoTags ?? [], repoDigests: raw.RepoDigests ?? [], size: raw.Size };
   }
 
   /**
@@ -177,6 +209,7 @@ export class DockerEngine {
 
   /** Pushes one tag and returns the digest the registry now holds for it. */
   async push(ref: string, options: { onLine?: (line: string) => void; signal?: AbortSignal } = {}): Promise<string> {
+    if (this.client.mode === 'podman') return this.podmanPush(ref, options);
     const result = await this.docker(['push', ref], options);
     if (result.aborted) throw new BuildInterruptedError(`Push of ${ref} interrupted — nothing was recorded; run the target again.`);
     if (result.code !== 0) {
@@ -193,6 +226,35 @@ export class DockerEngine {
     return digest;
   }
 
+  /** podman writes the pushed digest to a file; loopback registries speak plain HTTP. */
+  private async podmanPush(ref: string, options: { onLine?: (line: string) => void; signal?: AbortSignal }): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), 'nx-docker-delta-'));
+    try {
+      const digestFile = join(dir, 'digest');
+      const result = await this.docker(['push', ...this.tlsArgs(ref), '--digestfile', digestFile, ref], options);
+      if (result.aborted) throw new BuildInterruptedError(`Push of ${ref} interrupted — nothing was recorded; run the target again.`);
+      if (result.code !== 0) {
+        const registry = parseImageRef(ref).registry ?? 'the registry';
+        throw new DockerError(
+          `Push of ${ref} failed: ${lastLine(result.stderr) || `podman exited ${result.code}`} — check that ${registry} is running and you are logged in (podman login ${registry}).`,
+          result.tail
+        );
+      }
+      const digest = readFileSync(digestFile, 'utf8').trim();
+      if (!digest) throw new DockerError(`Pushed ${ref} but podman wrote no digest for it — push it again.`);
+      return digest;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** podman refuses plain-HTTP registries unless told; docker allows loopback ones by default. */
+  private tlsArgs(ref: string): string[] {
+    if (this.client.mode !== 'podman') return [];
+    const registry = parseImageRef(ref).registry ?? '';
+    return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry) ? ['--tls-verify=false'] : [];
+  }
+
   /**
    * Points `target` at exactly `source` (`repo@sha256:…`) through the docker client, for
    * registries that need its credentials: pull by digest, tag, push. Returns the pushed digest.
@@ -206,14 +268,14 @@ export class DockerEngine {
   }
 
   async pull(ref: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    const result = await this.docker(['pull', '--quiet', ref], options);
+    const result = await this.docker(['pull', '--quiet', ...this.tlsArgs(ref), ref], options);
     return result.code === 0;
   }
 
   /** Does the registry hold `ref`? Falls back to the docker client's credentials when HTTP can't tell. */
   async remoteState(ref: string): Promise<ManifestState> {
     const state = await headManifest(ref);
-    if (state.state !== 'unknown') return state;
+    if (state.state !== 'unknown' || this.client.mode === 'podman') return state;
     const result = await this.docker(['manifest', 'inspect', ref], { env: { DOCKER_CLI_EXPERIMENTAL: 'enabled' } });
     return result.code === 0 ? { state: 'present' } : state;
   }

@@ -28,7 +28,9 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
 }
 
 export async function engineFor(dockerBin: string | undefined): Promise<DockerEngine> {
-  return new DockerEngine(await probeDocker({ bin: dockerBin }));
+  const client = await probeDocker({ bin: dockerBin });
+  if (client.note) logger.info(`${client.bin} ${client.clientVersion}: ${client.note}`);
+  return new DockerEngine(client);
 }
 
 /** Aborts on Ctrl-C / SIGTERM so the docker child is stopped and nothing is recorded. */
