@@ -136,7 +136,9 @@ export class DockerEngine {
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const result = await this.docker(['image', 'inspect', '--format', '{{json .}}', ref]);
     if (result.code !== 0) return undefined;
-    const raw = JSON.parse(result.stdout.trim().split('\n')[0]) as {
+    // podman 4.3 ignores `{{json .}}` and prints its whole inspect array, pretty-printed.
+    const text = result.stdout.trim();
+    const raw = (text.startsWith('[') ? JSON.parse(text)[0] : JSON.parse(text.split('\n')[0])) as {
       Id: string;
       RepoTags?: string[];
       RepoDigests?: string[];
