@@ -7,20 +7,28 @@
  * --digestfile), and a wiped store restored by pulling by digest. Not here, because podman does
  * not do it (the probe says so): registry layer cache (`--cache-from` of a previous image).
  *
- * Needs podman 4 (apt-get install podman), nxdd-test/busybox:1 in podman's store (loaded from
- * docker's when missing) and the test registry. Missing podman fails under CI=true; locally
- * NXDD_SKIP_DOCKER=1 skips it loudly.
+ * Needs podman 4 (tools/docker-env/ensure-podman.sh), nxdd-test/busybox:1 in podman's store
+ * (loaded from docker's when missing) and the test registry. Missing podman fails under CI=true
+ * and skips loudly locally.
  */
 import { spawnSync } from 'node:child_process';
-import { DOCKER, dockerSuiteGate, inspectImage } from '../support/docker';
+import { DOCKER, dockerSuiteGate, inspectImage, loudNotice } from '../support/docker';
 import { cacheHits, ranTasks } from '../support/nx-output';
 import { PODMAN, podman, podmanImageId, podmanProblem, podmanRefs, podmanRemove } from '../support/podman';
 import { REGISTRY, deleteRepositoriesUnder, manifestDigest, registryProblem } from '../support/registry';
 import { NxResult, TestWorkspace, ensurePluginBuilt } from '../support/workspace';
 
 const SUITE = 'podman suite (tests/docker/podman.spec.ts)';
-const skipped = dockerSuiteGate(SUITE, { images: ['nxdd-test/busybox:1'] });
+const skipped = dockerSuiteGate(SUITE, { images: ['nxdd-test/busybox:1'] }) ?? podmanSkip();
 const describePodman = skipped ? describe.skip : describe;
+
+/** No podman: a failure under CI=true (.ci/run installs it), a loud skip locally. */
+function podmanSkip(): string | undefined {
+  const problem = podmanProblem();
+  if (!problem || /^(1|true)$/i.test(process.env.CI ?? '')) return undefined;
+  loudNotice([`DOCKER SUITE SKIPPED: ${SUITE}`, `because ${problem}.`, 'Install it: bash tools/docker-env/ensure-podman.sh (under CI=true this is a failure).']);
+  return problem;
+}
 
 const NS = `nxdd-podman-${Date.now().toString(36)}${process.pid.toString(36)}`;
 const ROOT = 'podman-fixture';
@@ -83,7 +91,7 @@ describePodman('nx-docker-delta core flow on podman', () => {
 
   beforeAll(async () => {
     const problem = podmanProblem();
-    if (problem) throw new Error(`${SUITE} needs podman: ${problem} — apt-get install -y podman (or npm test, which installs it).`);
+    if (problem) throw new Error(`${SUITE} needs podman: ${problem} — run bash tools/docker-env/ensure-podman.sh (.ci/run does).`);
     const registry = await registryProblem();
     if (registry) throw new Error(`${SUITE} needs the test registry: ${registry} — run bash tools/docker-env/ensure-registry.sh (or npm test).`);
     if (!podmanImageId('nxdd-test/busybox:1')) {
