@@ -383,7 +383,7 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
  * What @nx/js 20's createLockFile can prune: the manifest without the workspace packages, plus
  * the npm dependencies those packages bring (so the lockfile holds them).
  */
-function withoutWorkspaceModules(manifest: Json, modules: WorkspaceModule[]): Json {
+export function withoutWorkspaceModules(manifest: Json, modules: WorkspaceModule[]): Json {
   const names = new Set(modules.map((m) => m.name));
   const dependencies: Record<string, string> = {};
   for (const [name, range] of Object.entries((manifest.dependencies as Record<string, string>) ?? {})) if (!names.has(name)) dependencies[name] = range;
@@ -402,7 +402,7 @@ function withoutWorkspaceModules(manifest: Json, modules: WorkspaceModule[]): Js
  * (a `node_modules/<name>` link to `workspace_modules/<name>` plus that folder's entry), and
  * makes the root entry list exactly the manifest's dependencies again.
  */
-function linkWorkspaceModulesNpm(lockText: string, manifest: Json, modules: WorkspaceModule[]): string {
+export function linkWorkspaceModulesNpm(lockText: string, manifest: Json, modules: WorkspaceModule[]): string {
   const lock = JSON.parse(lockText) as { packages?: Record<string, Json> } & Json;
   if (!lock.packages) return lockText;
   const names = new Set(modules.map((m) => m.name));
