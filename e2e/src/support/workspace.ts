@@ -114,7 +114,7 @@ export class Workspace {
     return new NxRun(await run(process.execPath, [this.nxBin(), ...args], this.opts(extraEnv, o)));
   }
 
-  /** The workspace's nx entry point, from its package.json (bin/ in Nx 21, dist/bin/ in 23). */
+  /** The workspace's nx entry point, from its package.json (bin/ in Nx 20–21, dist/bin/ in 23). */
   private nxBin(): string {
     const manifest = JSON.parse(this.read('node_modules/nx/package.json'));
     const bin = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin.nx;

@@ -3,6 +3,9 @@ export const DEFAULT_BASE_TARGET = 'docker-base';
 export const DEFAULT_SERVICE_TARGET = 'docker-service';
 export const DEFAULT_BUILD_TARGET = 'docker-build';
 
+/** The target `nx release publish` runs in every released project (its name is fixed by Nx). */
+export const RELEASE_PUBLISH_TARGET = 'nx-release-publish';
+
 /** Where `init` puts the shared base: its own project, so root-file changes never reach services. */
 export const DEFAULT_BASE_DIR = 'docker/workspace-base';
 

@@ -16,6 +16,8 @@ export async function layerCache(
   settings: ImageSettings,
   target: { image: string; repository: string }
 ): Promise<{ cacheFrom: string[]; cacheTo?: string }> {
+  // podman reads --cache-from as a repository of per-step cache images, not an image with inline cache.
+  if (engine.client.mode === 'podman') return { cacheFrom: [] };
   const buildx = engine.client.mode === 'buildx';
   const cacheTo = buildx && settings.cacheRegistry ? `${qualify(target.repository, settings.cacheRegistry)}:buildcache` : undefined;
   const cacheFrom = cacheTo ? [cacheTo] : [];

@@ -93,6 +93,11 @@ interface NxPruning {
     }
   ) => void;
   getLockFileName: (pm: PackageManager) => string;
+  /**
+   * False for the @nx/js fallback (Nx 20): its createLockFile does not know workspace packages
+   * a service depends on by name, so {@link prunePackageManifest} links them itself (npm only).
+   */
+  linksWorkspaceModules?: boolean;
 }
 
 interface NxJsLockfileApi {
@@ -135,6 +140,7 @@ function loadNxPruning(workspaceRoot: string): NxPruning {
   return {
     createPackageJson,
     getLockFileName,
+    linksWorkspaceModules: false,
     generatePrunedDeployOutput: (packageJson, graph, _projectRoot, o) =>
       o.emit(getLockFileName(o.packageManager), createLockFile(packageJson, graph, o.packageManager)),
   };
@@ -351,13 +357,20 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   // manifests and lockfiles, and BuildKit runs their `deps` install once for all of them.
   manifest.name = PRUNED_MANIFEST_NAME;
   const files: Record<string, string> = {};
-  nx.generatePrunedDeployOutput(manifest, o.projectGraph, node.data.root, {
+  const linkByHand = nx.linksWorkspaceModules === false && workspaceModules.length > 0;
+  if (linkByHand && pm !== 'npm') {
+    throw new Error(
+      `This Nx version cannot prune a ${pm} lockfile for "${o.projectName}", which depends on workspace packages by name (${workspaceModules.map((m) => m.name).join(', ')}) — upgrade the workspace to Nx 21 or newer, or use npm.`
+    );
+  }
+  nx.generatePrunedDeployOutput(linkByHand ? withoutWorkspaceModules(manifest, workspaceModules) : manifest, o.projectGraph, node.data.root, {
     packageManager: pm,
     workspaceRoot: o.workspaceRoot,
     emit: (path, content) => {
       files[path] = typeof content === 'string' ? content : content.toString('utf8');
     },
   });
+  if (linkByHand && files[lockName]) files[lockName] = linkWorkspaceModulesNpm(files[lockName], manifest, workspaceModules);
   const lock = files[lockName];
   if (lock === undefined || lock.length === 0) {
     throw new Error(
@@ -423,4 +436,53 @@ function addLoadedPackages(
     });
   }
   return added;
+}
+
+/**
+ * What @nx/js 20's createLockFile can prune: the manifest without the workspace packages, plus
+ * the npm dependencies those packages bring (so the lockfile holds them).
+ */
+export function withoutWorkspaceModules(manifest: Json, modules: WorkspaceModule[]): Json {
+  const names = new Set(modules.map((m) => m.name));
+  const dependencies: Record<string, string> = {};
+  for (const [name, range] of Object.entries((manifest.dependencies as Record<string, string>) ?? {})) if (!names.has(name)) dependencies[name] = range;
+  for (const mod of modules) {
+    for (const section of INSTALL_SECTIONS) {
+      for (const [name, range] of Object.entries((mod.manifest[section] as Record<string, string>) ?? {})) {
+        if (!names.has(name) && !(name in dependencies) && !/^file:/.test(range)) dependencies[name] = range;
+      }
+    }
+  }
+  return { ...manifest, dependencies };
+}
+
+/**
+ * Adds the workspace packages to an npm lockfile the way npm itself records `file:` folders
+ * (a `node_modules/<name>` link to `workspace_modules/<name>` plus that folder's entry), and
+ * makes the root entry list exactly the manifest's dependencies again.
+ */
+export function linkWorkspaceModulesNpm(lockText: string, manifest: Json, modules: WorkspaceModule[]): string {
+  const lock = JSON.parse(lockText) as { packages?: Record<string, Json> } & Json;
+  if (!lock.packages) return lockText;
+  const names = new Set(modules.map((m) => m.name));
+  const root = { ...(lock.packages[''] ?? {}) };
+  const dependencies: Record<string, string> = {};
+  for (const [name, range] of Object.entries((manifest.dependencies as Record<string, string>) ?? {})) {
+    dependencies[name] = names.has(name) ? `file:./workspace_modules/${name}` : range;
+  }
+  if (Object.keys(dependencies).length) root.dependencies = dependencies;
+  else delete root.dependencies;
+  const packages: Record<string, Json> = { ...lock.packages, '': root };
+  for (const mod of modules) {
+    packages[`node_modules/${mod.name}`] = { resolved: `workspace_modules/${mod.name}`, link: true };
+    const entry: Json = { name: mod.name, version: mod.manifest.version ?? '0.0.0' };
+    for (const section of INSTALL_SECTIONS) {
+      const deps = mod.manifest[section] as Record<string, string> | undefined;
+      if (deps && Object.keys(deps).length) entry[section] = deps;
+    }
+    packages[`workspace_modules/${mod.name}`] = entry;
+  }
+  const ordered: Record<string, Json> = { '': packages[''] };
+  for (const key of Object.keys(packages).filter((k) => k !== '').sort()) ordered[key] = packages[key];
+  return JSON.stringify({ ...lock, packages: ordered }, null, 2) + '\n';
 }

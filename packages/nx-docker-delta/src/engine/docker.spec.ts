@@ -1,7 +1,7 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { probeDocker } from './docker';
+import { PODMAN_NOTE, probeDocker } from './docker';
 
 /** Fake docker clients: shell scripts answering `version` and `buildx version` like the real CLI. */
 describe('probeDocker', () => {
@@ -52,5 +52,22 @@ describe('probeDocker', () => {
 
   test('reports a binary that cannot be executed', async () => {
     await expect(probeDocker({ bin: join(dir, 'missing-docker') })).rejects.toThrow(/missing-docker \(cannot be executed\)/);
+  });
+
+  test('podman: no daemon needed, mode podman, and what it does differently in one sentence', async () => {
+    const bin = join(dir, 'podman');
+    writeFileSync(bin, `#!/bin/sh\n[ "$1" = version ] && echo '{"Client":{"APIVersion":"4.3.1","Version":"4.3.1"}}' && exit 0\nexit 2\n`);
+    chmodSync(bin, 0o755);
+    await expect(probeDocker({ bin })).resolves.toEqual({ bin, mode: 'podman', clientVersion: '4.3.1', serverVersion: '4.3.1', note: PODMAN_NOTE });
+  });
+
+  test('podman 3 is refused with a sentence that names the fix', async () => {
+    const bin = join(dir, 'old', 'podman');
+    mkdirSync(join(dir, 'old'));
+    writeFileSync(bin, `#!/bin/sh\necho '{"Client":{"Version":"3.4.4"}}'\n`);
+    chmodSync(bin, 0o755);
+    await expect(probeDocker({ bin })).rejects.toThrow(
+      'podman 3.4.4 is too old (no --iidfile/--digestfile as used here) — install podman 4 or newer, or set NX_DOCKER_BIN to a docker client.'
+    );
   });
 });

@@ -23,7 +23,13 @@ export interface DockerClient {
   platform?: string;
   /** How long finding this client took in this process, and whether a previous process's answer was reused. */
   probe?: { ms: number; reused: boolean };
+  /** What this engine does differently, said once when it is probed (podman). */
+  note?: string;
 }
+
+/** What podman does not do the way docker does, in one sentence. */
+export const PODMAN_NOTE =
+  'podman builds with its own per-step layer cache (--layers) and pushes with --digestfile; it does not import registry layer cache (--cache-from of a previous image, NX_DOCKER_CACHE_REGISTRY), so a fresh machine rebuilds layers docker would pull as CACHED.';
 
 export class DockerError extends Error {
   constructor(message: string, readonly tail: string[] = []) {
@@ -78,6 +84,7 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
     throw new DockerError('No docker client found on PATH — install Docker (with BuildKit) or set NX_DOCKER_BIN to the docker binary.');
   }
   const rejected: string[] = [];
+  if (explicit && /podman[^/\\]*$/.test(explicit)) return probePodman(explicit);
   for (const bin of candidates) {
     // Both questions at once: every executor process probes again (Nx runs each task in its
     // own process), and sequential spawns put two docker CLI start-ups on every task's path.
@@ -117,6 +124,29 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
   );
 }
 
+/**
+ * podman needs no daemon (`podman version` has no Server part). Its image store is its own
+ * (/var/lib/containers), so images built with docker are not there and vice versa.
+ */
+async function probePodman(bin: string): Promise<DockerClient> {
+  const result = await run(bin, ['version', '--format', '{{json .}}']).catch(() => undefined);
+  if (!result) throw new DockerError(`${bin} cannot be executed — install podman (apt-get install podman) or set NX_DOCKER_BIN to a docker client.`);
+  let version = '';
+  try {
+    version = JSON.parse(result.stdout.trim().split('\n')[0] || '{}').Client?.Version ?? '';
+  } catch {
+    version = '';
+  }
+  if (result.code !== 0 || !version) {
+    throw new DockerError(`podman does not work here (${bin}: ${lastLine(result.stderr) || `exited ${result.code}`}) — fix its storage setup (podman info) or set NX_DOCKER_BIN to a docker client.`);
+  }
+  const podmanMajor = safeMajor(version);
+  if (podmanMajor !== undefined && podmanMajor < 4) {
+    throw new DockerError(`podman ${version} is too old (no --iidfile/--digestfile as used here) — install podman 4 or newer, or set NX_DOCKER_BIN to a docker client.`);
+  }
+  return { bin, mode: 'podman', clientVersion: version, serverVersion: version, note: PODMAN_NOTE };
+}
+
 export interface ImageInfo {
   id: string;
   repoTags: string[];
@@ -141,7 +171,9 @@ export class DockerEngine {
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const result = await this.docker(['image', 'inspect', '--format', '{{json .}}', ref]);
     if (result.code !== 0) return undefined;
-    const raw = JSON.parse(result.stdout.trim().split('\n')[0]) as {
+    // podman 4.3 ignores `{{json .}}` and prints its whole inspect array, pretty-printed.
+    const text = result.stdout.trim();
+    const raw = (text.startsWith('[') ? JSON.parse(text)[0] : JSON.parse(text.split('\n')[0])) as {
       Id: string;
       RepoTags?: string[];
       RepoDigests?: string[];
@@ -149,7 +181,8 @@ export class DockerEngine {
       Config?: { ExposedPorts?: Record<string, unknown> | null };
     };
     return {
-      id: raw.Id,
+      // podman reports the ID without the `sha256:` that --iidfile writes.
+      id: raw.Id.includes(':') ? raw.Id : `sha256:${raw.Id}`,
       repoTags: raw.RepoTags ?? [],
       repoDigests: raw.RepoDigests ?? [],
       size: raw.Size,
@@ -229,6 +262,7 @@ export class DockerEngine {
 
   /** Pushes one tag and returns the digest the registry now holds for it. */
   async push(ref: string, options: { onLine?: (line: string) => void; signal?: AbortSignal } = {}): Promise<string> {
+    if (this.client.mode === 'podman') return this.podmanPush(ref, options);
     const result = await this.docker(['push', ref], options);
     if (result.aborted) throw new BuildInterruptedError(`Push of ${ref} interrupted — nothing was recorded; run the target again.`);
     if (result.code !== 0) {
@@ -245,8 +279,49 @@ export class DockerEngine {
     return digest;
   }
 
+  /** podman writes the pushed digest to a file; loopback registries speak plain HTTP. */
+  private async podmanPush(ref: string, options: { onLine?: (line: string) => void; signal?: AbortSignal }): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), 'nx-docker-delta-'));
+    try {
+      const digestFile = join(dir, 'digest');
+      const result = await this.docker(['push', ...this.tlsArgs(ref), '--digestfile', digestFile, ref], options);
+      if (result.aborted) throw new BuildInterruptedError(`Push of ${ref} interrupted — nothing was recorded; run the target again.`);
+      if (result.code !== 0) {
+        const registry = parseImageRef(ref).registry ?? 'the registry';
+        throw new DockerError(
+          `Push of ${ref} failed: ${lastLine(result.stderr) || `podman exited ${result.code}`} — check that ${registry} is running and you are logged in (podman login ${registry}).`,
+          result.tail
+        );
+      }
+      const digest = readFileSync(digestFile, 'utf8').trim();
+      if (!digest) throw new DockerError(`Pushed ${ref} but podman wrote no digest for it — push it again.`);
+      return digest;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** podman refuses plain-HTTP registries unless told; docker allows loopback ones by default. */
+  private tlsArgs(ref: string): string[] {
+    if (this.client.mode !== 'podman') return [];
+    const registry = parseImageRef(ref).registry ?? '';
+    return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(registry) ? ['--tls-verify=false'] : [];
+  }
+
+  /**
+   * Points `target` at exactly `source` (`repo@sha256:…`) through the docker client, for
+   * registries that need its credentials: pull by digest, tag, push. Returns the pushed digest.
+   */
+  async retag(source: string, target: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    if (!(await this.pull(source, options))) {
+      throw new DockerError(`Cannot pull ${source} — log in to its registry (docker login ${parseImageRef(source).registry ?? ''}) or push the image again, then release.`);
+    }
+    await this.tag(source, target);
+    return this.push(target, options);
+  }
+
   async pull(ref: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    const result = await this.docker(['pull', '--quiet', ref], options);
+    const result = await this.docker(['pull', '--quiet', ...this.tlsArgs(ref), ref], options);
     return result.code === 0;
   }
 

@@ -3,6 +3,7 @@
 // `docker buildx version` again (two CLI start-ups, 100–300 ms on a busy 2-core machine) on the
 // critical path of every delta. The answer only changes when the client, its plugins, its
 // configuration or the daemon change — all of which this fingerprint sees without spawning.
+import type { BuilderMode } from '../planning/build-plan';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -11,9 +12,11 @@ import { dirname, join } from 'node:path';
 /** What a probe found; kept in sync with DockerClient in ./docker (not imported: no cycle). */
 export interface CachedClient {
   bin: string;
-  mode: 'buildx' | 'buildkit';
+  mode: BuilderMode;
   clientVersion: string;
   serverVersion: string;
+  /** The daemon's platform: part of every content tag, so it must survive the cache. */
+  platform?: string;
 }
 
 const FORMAT = 'nx-docker-delta-docker-probe/1';

@@ -1,6 +1,5 @@
 import type { UpstreamPin } from '../planning/upstream-pins';
 import { DockerEngine, DockerError } from './docker';
-import { headManifest } from './registry';
 import { parseImageRef } from '../planning/image-ref';
 
 /**
@@ -12,7 +11,7 @@ import { parseImageRef } from '../planning/image-ref';
 export async function resolveUpstream(engine: DockerEngine, name: string): Promise<UpstreamPin> {
   const { registry, repository } = parseImageRef(name);
   if (registry) {
-    const state = await headManifest(name).catch(() => undefined);
+    const state = await engine.registry.headManifest(name).catch(() => undefined);
     if (state?.state === 'present' && state.digest) return { source: 'registry', digest: state.digest };
   }
   await engine.pull(name);

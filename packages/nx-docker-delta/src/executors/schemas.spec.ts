@@ -88,6 +88,7 @@ describe('executor schema.json and schema.d.ts agree', () => {
     ['base', 'BaseExecutorSchema'],
     ['service', 'ServiceExecutorSchema'],
     ['verify', 'VerifyExecutorSchema'],
+    ['release-publish', 'ReleasePublishExecutorSchema'],
   ])('%s: same properties, same required ones', (executor, typeName) => {
     const schema = readJson<JsonSchema>(join(SRC, 'executors', executor, 'schema.json'));
     const members = interfaceMembers(join(SRC, 'executors', executor, 'schema.d.ts'), typeName);
@@ -95,7 +96,7 @@ describe('executor schema.json and schema.d.ts agree', () => {
     expect(schemaShape(schema)).toEqual(shape(members));
   });
 
-  test.each(['base', 'service', 'verify'])('%s: rejects unknown options and describes every option', (executor) => {
+  test.each(['base', 'service', 'verify', 'release-publish'])('%s: rejects unknown options and describes every option', (executor) => {
     const schema = readJson<JsonSchema & { properties: Record<string, { description?: string }> }>(join(SRC, 'executors', executor, 'schema.json'));
     expect(schema.additionalProperties).toBe(false);
     const undocumented = Object.entries(schema.properties).filter(([, p]) => !p.description).map(([key]) => key);
@@ -155,7 +156,7 @@ describe('plugin manifests point at files the build produces', () => {
     expect(missing).toEqual([]);
   });
 
-  test.each(['base', 'service', 'verify'])('executor %s has a default export Nx can call', async (executor) => {
+  test.each(['base', 'service', 'verify', 'release-publish'])('executor %s has a default export Nx can call', async (executor) => {
     const manifest = readJson<{ executors: Record<string, { implementation: string }> }>(join(PACKAGE, pkg.executors));
     const module = await import(sourceOf(manifest.executors[executor].implementation, 'module'));
     expect(typeof module.default).toBe('function');

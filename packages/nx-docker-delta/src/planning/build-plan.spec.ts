@@ -34,6 +34,12 @@ describe('buildArgv', () => {
       ['buildx', 'build', '--progress=plain', '--file', '/ws/apps/api/Dockerfile', '--iidfile', '/tmp/iid', '--tag', '127.0.0.1:5000/api:nx-abc', '--tag', '127.0.0.1:5000/api:latest', '--cache-to', 'type=inline', '--load', '/ws/apps/api'],
       {},
     ],
+    [
+      'podman (cache sources are not passed: podman reads --cache-from as a per-step cache repository)',
+      plan({ mode: 'podman', cacheFrom: ['127.0.0.1:5000/api:latest'], labels: { a: 'b' } }),
+      ['build', '--layers', '--file', '/ws/apps/api/Dockerfile', '--iidfile', '/tmp/iid', '--tag', '127.0.0.1:5000/api:nx-abc', '--tag', '127.0.0.1:5000/api:latest', '--label', 'a=b', '/ws/apps/api'],
+      {},
+    ],
   ])('%s: whole argv and env', (_name, p, args, env) => {
     expect(buildArgv(p)).toEqual({ args, env });
   });

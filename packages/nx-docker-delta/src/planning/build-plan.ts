@@ -1,5 +1,5 @@
-/** The docker engine flavour the probe found. */
-export type BuilderMode = 'buildx' | 'buildkit';
+/** The engine flavour the probe found: docker with buildx, docker's classic BuildKit, or podman (buildah). */
+export type BuilderMode = 'buildx' | 'buildkit' | 'podman';
 
 /** Everything one image build needs; built by the planner, executed by the engine. */
 export interface BuildPlan {
@@ -35,6 +35,7 @@ export interface BuildPlan {
 
 /** argv and extra env for `docker` that carries out a plan. Never a joined string. */
 export function buildArgv(plan: BuildPlan): { args: string[]; env: Record<string, string> } {
+  if (plan.mode === 'podman') return podmanBuildArgv(plan);
   const args = plan.mode === 'buildx' ? ['buildx', 'build'] : ['build'];
   args.push('--progress=plain', '--file', plan.dockerfile, '--iidfile', plan.iidFile);
   for (const tag of plan.tags) args.push('--tag', tag);
@@ -63,6 +64,23 @@ export function buildArgv(plan: BuildPlan): { args: string[]; env: Record<string
   }
   args.push(plan.context);
   return { args, env: plan.mode === 'buildkit' ? { DOCKER_BUILDKIT: '1' } : {} };
+}
+
+/**
+ * podman build (buildah): `--layers` keeps an intermediate image per step, which is podman's
+ * layer cache. No `--cache-from`: podman reads it as a registry repository of per-step cache
+ * images (not an image with inline cache), which the plugin does not write.
+ */
+function podmanBuildArgv(plan: BuildPlan): { args: string[]; env: Record<string, string> } {
+  const args = ['build', '--layers', '--file', plan.dockerfile, '--iidfile', plan.iidFile];
+  for (const tag of plan.tags) args.push('--tag', tag);
+  for (const [key, value] of sortedEntries(plan.buildArgs)) args.push('--build-arg', `${key}=${value}`);
+  for (const [key, value] of sortedEntries(plan.labels)) args.push('--label', `${key}=${value}`);
+  if (plan.target) args.push('--target', plan.target);
+  if (plan.platform) args.push('--platform', plan.platform);
+  if (plan.noCache) args.push('--no-cache');
+  args.push(plan.context);
+  return { args, env: {} };
 }
 
 function sortedEntries(record: Record<string, string>): Array<[string, string]> {

@@ -221,3 +221,43 @@ describe('ProgressParser', () => {
     expect(log[199]).toBe('500');
   });
 });
+
+describe('podman build output', () => {
+  // `podman build --layers` (podman 4.3.1) after a.txt changed: WORKDIR from cache, the rest ran.
+  const CHANGED = `STEP 1/4: FROM nxdd-test/busybox:1
+STEP 2/4: WORKDIR /app
+--> Using cache c3e10e00031b2346bfe729d296546fa4949eb4bb0d7e0f78f89b24523ed8ee93
+--> c3e10e00031
+STEP 3/4: COPY a.txt ./
+--> a15bb1453ab
+STEP 4/4: RUN cat a.txt > b.txt
+COMMIT localhost/h12b-pod/x:2
+--> d4de5a2682a
+Successfully tagged localhost/h12b-pod/x:2
+d4de5a2682a852442720386ee2c3107991092dbea25a176b300cbf666994b31c`;
+
+  it('counts steps run and cached like BuildKit output, FROM excluded', () => {
+    expect(parseProgress(CHANGED)).toEqual({
+      total: 3,
+      cached: 1,
+      run: 2,
+      steps: [
+        { name: '[2/4] WORKDIR /app', cached: true },
+        { name: '[3/4] COPY a.txt ./', cached: false },
+        { name: '[4/4] RUN cat a.txt > b.txt', cached: false },
+      ],
+      failedStep: undefined,
+    });
+  });
+
+  it('names the failed step and keeps its log', () => {
+    const failed = `STEP 1/3: FROM nxdd-test/busybox:1
+STEP 2/3: WORKDIR /app
+--> Using cache c3e10e00031b2346bfe729d296546fa4949eb4bb0d7e0f78f89b24523ed8ee93
+--> c3e10e00031
+STEP 3/3: RUN echo boom && false
+boom
+Error: building at STEP "RUN echo boom && false": while running runtime: exit status 1`;
+    expect(parseProgress(failed).failedStep).toEqual({ name: '[3/3] RUN echo boom && false', log: ['boom'] });
+  });
+});

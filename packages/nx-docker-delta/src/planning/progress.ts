@@ -15,6 +15,10 @@ export interface StepStats {
 }
 
 const VERTEX = /^#(\d+) (.*)$/;
+/** podman build (buildah): `STEP 3/5: COPY a.txt ./`, then `--> Using cache <id>` when cached. */
+const PODMAN_STEP = /^STEP (\d+\/\d+): (.*)$/;
+const PODMAN_CACHED = /^--> Using cache /;
+const PODMAN_ERROR = /^Error: (?:error )?building at STEP "/i;
 const STEP_NAME = /^\[(?:[^\]\s]+ )?\d+\/\d+\] (.*)$/;
 
 export class ProgressParser {
@@ -24,7 +28,10 @@ export class ProgressParser {
   private readonly order: string[] = [];
   private errorVertex?: string;
 
+  private podmanStep?: string;
+
   push(line: string): void {
+    if (this.pushPodman(line.trimEnd())) return;
     const match = VERTEX.exec(line.trimEnd());
     if (!match) return;
     const [, id, rest] = match;
@@ -41,6 +48,29 @@ export class ProgressParser {
       if (log.length > 200) log.shift();
       this.logs.set(id, log);
     }
+  }
+
+  /** podman's output, with steps named like BuildKit's (`[3/5] COPY a.txt ./`). True when the line was podman's. */
+  private pushPodman(line: string): boolean {
+    const step = PODMAN_STEP.exec(line);
+    if (step) {
+      const id = `podman-${this.order.length}`;
+      this.names.set(id, `[${step[1]}] ${step[2]}`);
+      this.order.push(id);
+      this.podmanStep = id;
+      return true;
+    }
+    const id = this.podmanStep;
+    if (!id) return false;
+    if (PODMAN_CACHED.test(line)) this.cached.add(id);
+    else if (PODMAN_ERROR.test(line)) this.errorVertex ??= id;
+    else if (!/^--> /.test(line) && !/^COMMIT /.test(line)) {
+      const log = this.logs.get(id) ?? [];
+      log.push(line);
+      if (log.length > 200) log.shift();
+      this.logs.set(id, log);
+    }
+    return true;
   }
 
   stats(): StepStats {

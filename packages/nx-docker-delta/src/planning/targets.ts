@@ -20,6 +20,7 @@ export const EXECUTORS = {
   base: 'nx-docker-delta:base',
   service: 'nx-docker-delta:service',
   verify: 'nx-docker-delta:verify',
+  releasePublish: 'nx-docker-delta:release-publish',
 } as const;
 
 const IMAGE_ENV_INPUTS = [ENV.registry, ENV.push, ENV.pushLong, ENV.platform, ENV.tags, ENV.cacheRegistry].map((env) => ({ env }));
@@ -274,7 +275,24 @@ function rootCopyInputs(sources: readonly string[]): string[] {
   return out;
 }
 
-function helpFor(executor: 'base' | 'service' | 'verify') {
+/**
+ * `nx-release-publish` for a service: `nx release publish` tags the image its receipt recorded
+ * with the release version. Not cached: it changes the registry, and it is cheap.
+ */
+export function releasePublishTarget(): TargetConfiguration {
+  return {
+    executor: EXECUTORS.releasePublish,
+    cache: false,
+    options: {},
+    metadata: {
+      description: 'Run by `nx release publish`: tag the image the receipt recorded (by digest) with the release version',
+      technologies: ['docker'],
+      help: helpFor('release-publish'),
+    },
+  };
+}
+
+function helpFor(executor: 'base' | 'service' | 'verify' | 'release-publish') {
   return {
     command: `node -e "console.log(JSON.stringify(require('nx-docker-delta/dist/executors/${executor}/schema.json'), null, 2))"`,
     example: executor === 'service' ? { options: { tags: ['latest'], push: true } } : {},

@@ -75,6 +75,44 @@ describe('createNodes', () => {
     expect(createNodes).toBe(createNodesV2);
   });
 
+  it('gives services nx-release-publish when the workspace uses nx release, never taking over an npm package', () => {
+    write({ ...SEED, 'apps/private/package.json': JSON.stringify({ name: 'private', private: true }), 'apps/private/Dockerfile': SERVICE('ARG BASE_IMAGE') });
+    const run = (release?: object) =>
+      targetsByRoot(
+        createNodesV2[1](matchedFiles(), undefined, {
+          workspaceRoot,
+          nxJsonConfiguration: { namedInputs: { default: ['{projectRoot}/**/*'] }, ...(release ? { release } : {}) },
+        }) as Array<readonly [string, CreateNodesResult]>
+      );
+    const withRelease = run({ projects: ['api', 'private'] });
+    expect(withRelease['apps/api']['nx-release-publish']).toEqual({
+      executor: 'nx-docker-delta:release-publish',
+      cache: false,
+      options: {},
+      metadata: expect.objectContaining({ technologies: ['docker'] }),
+    });
+    expect(withRelease['apps/private']['nx-release-publish']?.executor).toBe('nx-docker-delta:release-publish');
+    // apps/web's package.json is not private: an npm package, whose publish target is npm's.
+    expect(withRelease['apps/web']['nx-release-publish']).toBeUndefined();
+    expect(Object.values(run()).some((targets) => 'nx-release-publish' in targets)).toBe(false);
+  });
+
+  it('infers nothing on an unsupported Nx and says so once, in one sentence', () => {
+    const warn = console.warn;
+    const warnings: string[] = [];
+    console.warn = (message: string) => warnings.push(message);
+    try {
+      write({ 'node_modules/nx/package.json': JSON.stringify({ name: 'nx', version: '19.8.4' }) });
+      expect(infer(SEED)).toEqual([]);
+      expect(infer(SEED)).toEqual([]);
+    } finally {
+      console.warn = warn;
+    }
+    expect(warnings).toEqual([
+      'nx-docker-delta supports Nx 20–23 but this workspace runs Nx 19.8.4, so it infers no Docker targets — upgrade the workspace to Nx 20 or newer (nx migrate 20).',
+    ]);
+  });
+
   it('infers a root base and two services on it', () => {
     expect(infer(SEED)).toMatchInlineSnapshot(`
 [

@@ -15,6 +15,8 @@ import { inferContext, quickCopySources } from '../planning/context';
 import type { Minimatch as MinimatchClass } from 'minimatch';
 import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
 import { cachedDependencies, cachedInference } from './inference-cache';
+import { unsupportedNxMessage } from '../planning/nx-version';
+import { workspaceNxVersion } from '../utils/workspace-nx';
 import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
 import {
   BaseSpec,
@@ -26,7 +28,9 @@ import {
   createServiceTargets,
   projectNameInDockerfilePath,
   serviceVariants,
+  releasePublishTarget,
 } from '../planning/targets';
+import { RELEASE_PUBLISH_TARGET } from '../constants';
 
 /**
  * Every file whose name contains Dockerfile/Containerfile; the `baseGlob` and `serviceGlobs`
@@ -36,17 +40,36 @@ const DOCKERFILES = '**/*{Dockerfile,dockerfile,Containerfile}*';
 
 export const createNodesV2: CreateNodesV2<NxDockerDeltaPluginOptions> = [
   DOCKERFILES,
-  (files, rawOptions, context) =>
-    cachedInference(() => inferDockerTargets(files, normalizePluginOptions(rawOptions), context), {
+  (files, rawOptions, context) => {
+    const unsupported = unsupportedNxMessage(workspaceNxVersion(context.workspaceRoot));
+    if (unsupported) {
+      warnOnce(unsupported);
+      // Nx 19 and older may call this with the v1 signature (one file, one result object).
+      return (typeof files === 'string' ? {} : []) as Array<readonly [string, CreateNodesResult]>;
+    }
+    return cachedInference(() => inferDockerTargets(files, normalizePluginOptions(rawOptions), context), {
       files,
       workspaceRoot: context.workspaceRoot,
       options: rawOptions,
-      extra: [JSON.stringify(Object.keys(context.nxJsonConfiguration.namedInputs ?? {}))],
-    }),
+      extra: [
+        JSON.stringify(Object.keys(context.nxJsonConfiguration.namedInputs ?? {})),
+        // nx-release-publish targets exist only where nx.json configures `release`.
+        String(context.nxJsonConfiguration.release !== undefined),
+      ],
+    });
+  },
 ];
 
 /** Nx 23+ read `createNodes`, Nx 21 requires `createNodesV2`: the same tuple under both names. */
 export const createNodes = createNodesV2;
+
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  // Not devkit's logger: loading @nx/devkit costs every nx command ~0.7 s (see the imports above).
+  console.warn(message);
+}
 
 interface Candidate {
   file: string;
@@ -109,6 +132,8 @@ function inferDockerTargets(
   }
 
   const namedInputs = Object.keys(context.nxJsonConfiguration.namedInputs ?? {});
+  // Only workspaces that release with `nx release` get the publish target.
+  const usesRelease = context.nxJsonConfiguration.release !== undefined;
   const serviceTargetsFor = (service: Candidate, variant: string | undefined): Record<string, TargetConfiguration> => {
     if (!service.facts) {
       // An unparsable Dockerfile still gets its targets; the executor reports the exact error.
@@ -148,6 +173,7 @@ function inferDockerTargets(
       ...perFile.flatMap((p) => Object.keys(p.targets).filter((t) => t !== options.buildTargetName)),
     ];
     perFile[0].targets[options.buildTargetName] = buildTarget(options, guards);
+    if (usesRelease && !isPublicPackage(context.workspaceRoot, root)) perFile[0].targets[RELEASE_PUBLISH_TARGET] = releasePublishTarget();
     for (const { file, targets } of perFile) {
       if (file !== perFile[0].file) delete targets[options.buildTargetName];
       results.push([file, { projects: { [root]: { targets } } }]);
@@ -187,6 +213,20 @@ function fallbackServiceTargets(service: Candidate, options: NormalizedPluginOpt
   return {
     [name]: { executor: EXECUTORS.service, cache: false, options: variant ? { dockerfile: service.file, variant } : { dockerfile: service.file } },
   };
+}
+
+/**
+ * A package.json that is not `private` is an npm package: its `nx-release-publish` is npm's
+ * (Nx infers it), and a Dockerfile beside it must not take that over.
+ */
+function isPublicPackage(workspaceRoot: string, root: string): boolean {
+  const path = join(workspaceRoot, root, 'package.json');
+  if (!existsSync(path)) return false;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')).private !== true;
+  } catch {
+    return false;
+  }
 }
 
 function tryFacts(read: typeof readDockerfileFacts, text: string, file: string): DockerfileFacts | undefined {

@@ -4,6 +4,7 @@ import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
 import { RegistryClient, RegistryError } from '../../engine/registry';
 import { DockerfileError } from '../../planning/dockerfile';
 import { ImageRefError } from '../../planning/image-ref';
+import { ReleaseError } from '../../planning/release';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { BuildInputError } from '../../builds/base';
 import { ImageSettings, SettingsError } from '../../builds/settings';
@@ -33,7 +34,9 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
 
 export async function engineFor(settings: Pick<ImageSettings, 'dockerBin' | 'insecureRegistries'>): Promise<DockerEngine> {
   const registry = new RegistryClient({ env: process.env, insecureRegistries: settings.insecureRegistries });
-  return new DockerEngine(await probeDocker({ bin: settings.dockerBin, cacheFile: probeCacheFile() }), registry);
+  const client = await probeDocker({ bin: settings.dockerBin, cacheFile: probeCacheFile() });
+  if (client.note) logger.info(`${client.bin} ${client.clientVersion}: ${client.note}`);
+  return new DockerEngine(client, registry);
 }
 
 /** What earlier tasks of this nx invocation verified (builds/run-ledger.ts). */
@@ -65,7 +68,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
-const EXPECTED = [DockerError, RegistryError, DockerfileError, ImageRefError, BuildInputError, SettingsError, SecretError, ContextError];
+const EXPECTED = [DockerError, RegistryError, DockerfileError, ImageRefError, BuildInputError, SettingsError, SecretError, ContextError, ReleaseError];
 
 /** Runs an executor body: expected failures become one clear sentence and `success: false`. */
 export async function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {

@@ -5,6 +5,8 @@
  */
 import { formatFiles, joinPathFragments, logger, offsetFromRoot, readNxJson, updateNxJson, writeJson, type Tree } from '@nx/devkit';
 import { DEFAULT_BASE_DIR, DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SERVICE_TARGET } from '../../constants';
+import { unsupportedNxMessage } from '../../planning/nx-version';
+import { workspaceNxVersion } from '../../utils/workspace-nx';
 import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
 import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
 import { writeUserFile } from '../utils/write-user-file';
@@ -36,6 +38,8 @@ export function registerPlugin(tree: Tree): boolean {
 }
 
 export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Promise<void> {
+  const unsupported = unsupportedNxMessage(workspaceNxVersion(tree.root));
+  if (unsupported) throw new Error(unsupported);
   const flavour = schema.flavour ?? 'alpine';
   registerPlugin(tree);
 
