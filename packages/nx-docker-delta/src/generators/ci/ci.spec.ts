@@ -124,7 +124,8 @@ describe('ci generator', () => {
       git('-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-qm', 'ci');
       git('remote', 'add', 'origin', 'https://gitlab.example.invalid/acme/shop.git');
       const r = spawnSync(GITLAB_CI_LOCAL, ['--list', '--json-schema-validation', ...variables.flatMap((v) => ['--variable', v])], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-      return { status: r.status, output: `${r.stdout}${r.stderr}` };
+      // Colour codes (gitlab-ci-local colours when the runner forces colour) are not part of what is listed.
+      return { status: r.status, output: `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '') };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
