@@ -373,8 +373,22 @@ describe('dockerfile generator errors', () => {
     const tree = await workspace('npm');
     addProjectConfiguration(tree, 'bare', { root: 'apps/bare' });
     await expect(dockerfileGenerator(tree, { project: 'bare' })).rejects.toThrow(
-      'Cannot find the build output of "bare" — give its build target an "outputs" entry (or options.outputPath), or pass --buildOutputPath=dist/apps/bare.'
+      'Cannot find the build output of "bare" — give its build target an "outputs" entry (or options.outputPath), declare it in its webpack/vite config, or pass --buildOutputPath=dist/apps/bare.'
     );
+  });
+
+  it('a webpack run-commands build without outputs: the output path comes from webpack.config.js', async () => {
+    const tree = await workspace('npm');
+    addProjectConfiguration(tree, 'hooks', {
+      root: 'apps/hooks',
+      targets: { build: { executor: 'nx:run-commands', options: { command: 'webpack-cli build', cwd: 'apps/hooks' } } },
+    });
+    tree.write(
+      'apps/hooks/webpack.config.js',
+      "const { NxAppWebpackPlugin } = require('@nx/webpack/app-plugin');\nconst { join } = require('path');\nmodule.exports = {\n  output: { path: join(__dirname, '../../dist/apps/hooks') },\n  plugins: [new NxAppWebpackPlugin({ target: 'node', main: './src/main.ts', outputPath: join(__dirname, '../../dist/apps/hooks') })],\n};\n"
+    );
+    await dockerfileGenerator(tree, { project: 'hooks', skipFormat: true });
+    expect(tree.read('apps/hooks/Dockerfile', 'utf-8')).toContain('COPY dist/apps/hooks ');
   });
 
   it('unsupported toolchain names what is supported', async () => {

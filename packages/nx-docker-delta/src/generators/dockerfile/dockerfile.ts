@@ -17,6 +17,7 @@ import {
 } from '@nx/devkit';
 import { posix } from 'node:path';
 import { DEFAULT_BASE_DIR } from '../../constants';
+import { findDeclaredOutput } from '../../planning/build-output';
 import { baseNameFor, baseRepository } from '../../planning/targets';
 import { detectToolchain, inUmbrellaDeps, SUPPORTED_TOOLCHAINS, type Toolchain } from '../utils/toolchain';
 import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
@@ -193,10 +194,22 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
   } else {
     const compile = schema.compile ?? 'host';
     const buildTarget = project.targets['build'];
-    const buildOutputPath = schema.buildOutputPath ?? findBuildOutput(project, buildTarget);
+    let buildOutputPath = schema.buildOutputPath ?? findBuildOutput(project, buildTarget);
+    if (!buildOutputPath) {
+      // No `outputs` (e.g. an nx:run-commands `webpack-cli build`): the bundler config says where.
+      const command = [buildTarget?.options?.command, ...((buildTarget?.options?.commands as unknown[]) ?? [])]
+        .map((c) => (typeof c === 'string' ? c : (c as { command?: string } | undefined)?.command))
+        .filter(Boolean)
+        .join(' && ');
+      const declared = findDeclaredOutput({ projectRoot: project.root, buildCommand: command, read: (path) => (tree.exists(path) ? (tree.read(path, 'utf-8') ?? undefined) : undefined) });
+      if (declared) {
+        buildOutputPath = declared.path;
+        logger.info(`Build output of ${project.name}: ${declared.path} (from ${declared.setting} in ${declared.file}; --buildOutputPath overrides it).`);
+      }
+    }
     if (!buildOutputPath) {
       throw new Error(
-        `Cannot find the build output of "${project.name}" — give its build target an "outputs" entry (or options.outputPath), or pass --buildOutputPath=dist/${project.root}.`
+        `Cannot find the build output of "${project.name}" — give its build target an "outputs" entry (or options.outputPath), declare it in its webpack/vite config, or pass --buildOutputPath=dist/${project.root}.`
       );
     }
     const rootConfigFiles = ['nx.json', 'tsconfig.base.json', 'tsconfig.json'].filter((f) => tree.exists(f));
