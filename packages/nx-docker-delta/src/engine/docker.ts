@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { major } from 'semver';
-import { BuildPlan, BuilderMode, buildArgv } from '../planning/build-plan';
+import { BuildPlan, BuilderMode, buildArgv, parseBuildxInspect } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import { run, RunOptions } from './process';
@@ -17,6 +17,9 @@ export interface DockerClient {
   serverVersion: string;
   /** The daemon's own platform (`linux/amd64`): what it builds when no platform is set. */
   platform?: string;
+  /** buildx only: the current builder's driver (`docker`, `docker-container`, …) and name. */
+  driver?: string;
+  builderName?: string;
 }
 
 export class DockerError extends Error {
@@ -55,9 +58,11 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
   for (const bin of candidates) {
     // Both questions at once: every executor process probes again (Nx runs each task in its
     // own process), and sequential spawns put two docker CLI start-ups on every task's path.
-    const [result, buildx] = await Promise.all([
+    const [result, buildx, inspect] = await Promise.all([
       run(bin, ['version', '--format', '{{json .}}']).catch(() => undefined),
       run(bin, ['buildx', 'version']).catch(() => undefined),
+      // The current builder's driver decides whether builds see the local image store.
+      run(bin, ['buildx', 'inspect']).catch(() => undefined),
     ]);
     if (!result) {
       rejected.push(`${bin} (cannot be executed)`);
@@ -78,7 +83,8 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
     }
     const platform = info.Server.Os && info.Server.Arch ? `${info.Server.Os}/${info.Server.Arch}` : undefined;
     if (buildx?.code === 0) {
-      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform };
+      const builder = inspect?.code === 0 ? parseBuildxInspect(inspect.stdout) : {};
+      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform, ...builder };
     }
     const clientMajor = safeMajor(clientVersion);
     if (clientMajor !== undefined && clientMajor < 23 && clientMajor >= 18) {
