@@ -166,7 +166,9 @@ export class DockerEngine {
       }
       const imageId = readFileSync(full.iidFile, 'utf8').trim();
       let digest: string | undefined;
-      if (full.metadataFile) {
+      // Only a push makes a registry digest; with --load buildx reports a local one, which no
+      // registry serves (a receipt's digest is what `image@digest` pulls).
+      if (full.metadataFile && full.push) {
         try {
           digest = JSON.parse(readFileSync(full.metadataFile, 'utf8'))['containerimage.digest'];
         } catch {
