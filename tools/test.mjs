@@ -3,6 +3,9 @@
 // every suite. Installs dependencies on first run, brings up Docker, a local
 // registry and the base images (tools/docker-env/), then runs
 //   nx run-many -t test,test-docker,e2e --parallel=1 --outputStyle=stream --skip-nx-cache
+// with the classic BuildKit client, then the Docker suites (test-docker) once more through
+// buildx (docker driver; the plugin is installed into tmp/docker-env/buildx by
+// tools/docker-env/install-buildx.sh): both client modes users have are tested for real.
 // Extra arguments are passed to nx (e.g. `npm test -- --projects=nx-docker-delta`).
 //
 // Env contract for the test processes:
@@ -10,13 +13,15 @@
 //   NX_DOCKER_BIN       BuildKit-capable docker client (buildx, or a <23 client)
 //   NX_DAEMON           false
 //   NXDD_SKIP_DOCKER    1 when no daemon could be had (never under CI=true: that exits 1)
+//   NXDD_TEST_BUILDER   buildkit | buildx: the client mode of this run of the Docker suites
+//   DOCKER_CONFIG       buildx mode: the folder holding cli-plugins/docker-buildx
 // Inputs: CI=true (missing Docker is a failure), NXDD_SKIP_DOCKER=1 (opt out
-// locally), REGISTRY_PORT.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// locally), REGISTRY_PORT, NXDD_TEST_BUILDERS (default `buildkit,buildx`).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { provisionDocker, stopProvisioned } from './docker-env/provision.mjs';
+import { provisionBuildx, provisionDocker, stopProvisioned } from './docker-env/provision.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env };
@@ -102,6 +107,36 @@ async function setUpDocker() {
   }
 }
 
+/**
+ * The client modes the Docker suites run in: classic BuildKit (the 20.10 client without the
+ * plugin; an empty DOCKER_CONFIG hides a user-installed plugin) and buildx's docker driver
+ * (DOCKER_CONFIG with the plugin). A missing buildx is a failure under CI=true, else a banner.
+ */
+async function clientModes(testEnv) {
+  const wanted = (env.NXDD_TEST_BUILDERS ?? 'buildkit,buildx').split(',').map((m) => m.trim()).filter(Boolean);
+  const modes = [];
+  if (wanted.includes('buildkit')) {
+    const bin = testEnv.NX_DOCKER_BIN || 'docker';
+    const hasPlugin = spawnSync(bin, ['buildx', 'version'], { env: testEnv, stdio: 'ignore' }).status === 0;
+    const classicEnv = { NXDD_TEST_BUILDER: 'buildkit' };
+    if (hasPlugin) {
+      classicEnv.DOCKER_CONFIG = join(root, 'tmp/docker-env/classic-docker-config');
+      mkdirSync(classicEnv.DOCKER_CONFIG, { recursive: true });
+    }
+    modes.push({ name: 'buildkit', env: classicEnv });
+  }
+  if (wanted.includes('buildx')) {
+    try {
+      modes.push({ name: 'buildx', env: { NXDD_TEST_BUILDER: 'buildx', DOCKER_CONFIG: await provisionBuildx({ log }) } });
+    } catch (error) {
+      if (isCI) throw new Error(`buildx is required under CI=true but could not be installed (${error.message}).`);
+      banner(`buildx mode: ${error.message}`);
+    }
+  }
+  if (modes.length === 0) throw new Error(`NXDD_TEST_BUILDERS=${env.NXDD_TEST_BUILDERS} names no known mode — use buildkit, buildx or both.`);
+  return modes;
+}
+
 async function main() {
   const t0 = Date.now();
   await installDependencies();
@@ -131,9 +166,19 @@ async function main() {
   const self = await run(process.execPath, ['--test', join(root, 'tools/cache-server/')], { env: testEnv });
   log(`tools self-checks ${self.code === 0 ? 'passed' : 'FAILED'} in ${seconds(tSelf)}`);
 
-  const tNx = Date.now();
-  const nx = await run('npx', ['nx', 'run-many', '-t', 'test,test-docker,e2e', '--parallel=1', '--outputStyle=stream', '--skip-nx-cache', ...process.argv.slice(2)], { env: testEnv });
+  const modes = skipReason ? [{ name: 'buildkit', env: {} }] : await clientModes(testEnv);
+  const nxArgs = ['--parallel=1', '--outputStyle=stream', '--skip-nx-cache', ...process.argv.slice(2)];
+  let tNx = Date.now();
+  log(`unit, Docker (${modes[0].name} mode) and e2e suites`);
+  const nx = await run('npx', ['nx', 'run-many', '-t', 'test,test-docker,e2e', ...nxArgs], { env: { ...testEnv, ...modes[0].env } });
   log(`nx run-many exited ${nx.code} in ${seconds(tNx)}`);
+  for (const mode of modes.slice(1)) {
+    tNx = Date.now();
+    log(`Docker suites again in ${mode.name} mode`);
+    const again = await run('npx', ['nx', 'run-many', '-t', 'test-docker', ...nxArgs], { env: { ...testEnv, ...mode.env } });
+    log(`nx run-many -t test-docker (${mode.name} mode) exited ${again.code} in ${seconds(tNx)}`);
+    if (again.code !== 0 && nx.code === 0) nx.code = again.code;
+  }
 
   if (skipReason) banner(skipReason);
   log(`total ${seconds(t0)}`);

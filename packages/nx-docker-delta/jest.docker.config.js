@@ -6,7 +6,8 @@ const swcJestConfig = JSON.parse(readFileSync(`${__dirname}/.spec.swcrc`, 'utf-8
 swcJestConfig.swcrc = false;
 
 module.exports = {
-  displayName: 'nx-docker-delta:docker',
+  // Names the client mode in every PASS/FAIL line: the suites run once per mode (tools/test.mjs).
+  displayName: `nx-docker-delta:docker${process.env.NXDD_TEST_BUILDER ? ` (${process.env.NXDD_TEST_BUILDER})` : ''}`,
   preset: '../../jest.preset.js',
   testEnvironment: 'node',
   transform: { '^.+\\.[tj]s$': ['@swc/jest', swcJestConfig] },

@@ -63,6 +63,17 @@ export async function provisionDocker({ log, elixir = false } = {}) {
   };
 }
 
+/**
+ * Installs the buildx plugin into a DOCKER_CONFIG folder of this checkout (install-buildx.sh,
+ * idempotent) and resolves with that folder; rejects with one sentence naming what failed.
+ */
+export async function provisionBuildx({ log } = {}) {
+  const result = await script('install-buildx.sh', [], log);
+  const values = keyValues(result.stdout);
+  if (result.code !== 0 || !values.NXDD_BUILDX_DOCKER_CONFIG) throw new Error(`install-buildx.sh: ${lastLine(result.stderrTail)}`);
+  return values.NXDD_BUILDX_DOCKER_CONFIG;
+}
+
 /** Stops what provisionDocker started (registry before the daemon), nothing else. */
 export async function stopProvisioned({ log } = {}) {
   if (started.length === 0) return;

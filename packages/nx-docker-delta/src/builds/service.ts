@@ -5,6 +5,7 @@ import { CONTEXTS_DIR, RECEIPT_SCHEMA_VERSION } from '../constants';
 import { stagePrunedContext } from '../context/pruned-context';
 import { DockerEngine } from '../engine/docker';
 import type { GitInfo } from '../engine/git';
+import { baseSource } from '../planning/build-plan';
 import { readDockerfileFacts } from '../planning/dockerfile';
 import { serviceContentTag } from '../planning/hash';
 import { assertImageName, sanitizeRepository, serviceImageRef } from '../planning/image-ref';
@@ -121,6 +122,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
         `${options.dockerfile} is configured to build on base "${choice.base.name}" but ${facts.declaresBaseArg ? 'no FROM uses ${BASE_IMAGE}' : 'declares no ARG BASE_IMAGE before its first FROM'} — add \`ARG BASE_IMAGE\` before the first FROM and build \`FROM \${BASE_IMAGE}\`.`
       );
     }
+    const source = baseSource(engine.client, { push: settings.push });
+    if (source.kind === 'unreachable') throw new BuildInputError(source.message);
     const owner = ctx.bases.find((b) => b.spec === choice.base)?.project ?? ctx.project;
     const baseReceipt = await ensureBase(choice.base, { ...ctx, project: owner });
     base = { name: choice.base.name, ref: baseReceipt.ref };

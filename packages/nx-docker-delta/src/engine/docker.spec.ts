@@ -20,7 +20,7 @@ describe('probeDocker', () => {
         '#!/bin/sh',
         'case "$1" in',
         `  version) echo '${info}'; ${o.server ? 'exit 0' : 'echo "Cannot connect to the Docker daemon" >&2; exit 1'} ;;`,
-        `  buildx) ${o.buildx ? 'echo "github.com/docker/buildx v0.12.1"; exit 0' : 'echo "docker: \'buildx\' is not a docker command." >&2; exit 1'} ;;`,
+        `  buildx) ${o.buildx ? 'if [ "$2" = inspect ]; then printf "Name:   builder-1\\nDriver: docker-container\\n"; else echo "github.com/docker/buildx v0.12.1"; fi; exit 0' : 'echo "docker: \'buildx\' is not a docker command." >&2; exit 1'} ;;`,
         'esac',
         'exit 2',
         '',
@@ -70,4 +70,26 @@ describe('probeDocker', () => {
       'podman 3.4.4 is too old (no --iidfile/--digestfile as used here) — install podman 4 or newer, or set NX_DOCKER_BIN to a docker client.'
     );
   });
+});
+
+test('probeDocker reads the current buildx builder\'s driver', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nxdd-probe-driver-'));
+  try {
+    const bin = join(dir, 'docker');
+    writeFileSync(
+      bin,
+      [
+        '#!/bin/sh',
+        'case "$1" in',
+        `  version) echo '{"Client":{"Version":"28.2.2"},"Server":{"Version":"28.2.2","Os":"linux","Arch":"amd64"}}' ;;`,
+        '  buildx) if [ "$2" = inspect ]; then printf "Name:   builder-1\\nDriver: docker-container\\n"; else echo "github.com/docker/buildx v0.12.1"; fi ;;',
+        'esac',
+        '',
+      ].join('\n')
+    );
+    chmodSync(bin, 0o755);
+    await expect(probeDocker({ bin })).resolves.toMatchObject({ mode: 'buildx', platform: 'linux/amd64', driver: 'docker-container', builderName: 'builder-1' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { major } from 'semver';
 import type { BuildSecret } from '../planning/build-inputs';
-import { BuildPlan, BuilderMode, buildArgv } from '../planning/build-plan';
+import { BuildPlan, BuilderMode, buildArgv, parseBuildxInspect } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats } from '../planning/progress';
 import type { SmokeObservation } from '../planning/smoke';
@@ -25,6 +25,9 @@ export interface DockerClient {
   probe?: { ms: number; reused: boolean };
   /** What this engine does differently, said once when it is probed (podman). */
   note?: string;
+  /** buildx only: the current builder's driver (`docker`, `docker-container`, …) and name. */
+  driver?: string;
+  builderName?: string;
 }
 
 /** What podman does not do the way docker does, in one sentence. */
@@ -88,9 +91,11 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
   for (const bin of candidates) {
     // Both questions at once: every executor process probes again (Nx runs each task in its
     // own process), and sequential spawns put two docker CLI start-ups on every task's path.
-    const [result, buildx] = await Promise.all([
+    const [result, buildx, inspect] = await Promise.all([
       run(bin, ['version', '--format', '{{json .}}']).catch(() => undefined),
       run(bin, ['buildx', 'version']).catch(() => undefined),
+      // The current builder's driver decides whether builds see the local image store.
+      run(bin, ['buildx', 'inspect']).catch(() => undefined),
     ]);
     if (!result) {
       rejected.push(`${bin} (cannot be executed)`);
@@ -111,7 +116,8 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
     }
     const platform = info.Server.Os && info.Server.Arch ? `${info.Server.Os}/${info.Server.Arch}` : undefined;
     if (buildx?.code === 0) {
-      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform };
+      const builder = inspect?.code === 0 ? parseBuildxInspect(inspect.stdout) : {};
+      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform, ...builder };
     }
     const clientMajor = safeMajor(clientVersion);
     if (clientMajor !== undefined && clientMajor < 23 && clientMajor >= 18) {
@@ -242,7 +248,9 @@ export class DockerEngine {
       }
       const imageId = readFileSync(full.iidFile, 'utf8').trim();
       let digest: string | undefined;
-      if (full.metadataFile) {
+      // Only a push makes a registry digest; with --load buildx reports a local one, which no
+      // registry serves (a receipt's digest is what `image@digest` pulls).
+      if (full.metadataFile && full.push) {
         try {
           digest = JSON.parse(readFileSync(full.metadataFile, 'utf8'))['containerimage.digest'];
         } catch {

@@ -17,6 +17,9 @@ export interface CachedClient {
   serverVersion: string;
   /** The daemon's platform: part of every content tag, so it must survive the cache. */
   platform?: string;
+  /** buildx: the current builder's driver and name (decide where bases are read from). */
+  driver?: string;
+  builderName?: string;
 }
 
 const FORMAT = 'nx-docker-delta-docker-probe/1';
@@ -62,7 +65,8 @@ export function probeFingerprint(input: { candidates: readonly string[]; env: No
   const socketKey = statKey(socket);
   // No socket: let the real probe say "daemon not reachable" in its own words.
   if (socketKey === '-') return undefined;
-  const parts = [FORMAT, host, socketKey, env.DOCKER_CONFIG ?? '', fileHash(configFile), env.BUILDX_BUILDER ?? '', env.DOCKER_BUILDKIT ?? ''];
+  // buildx/current names the builder `docker buildx use` selected: its driver decides where bases are read from.
+  const parts = [FORMAT, host, socketKey, env.DOCKER_CONFIG ?? '', fileHash(configFile), fileHash(join(configDir, 'buildx', 'current')), env.BUILDX_BUILDER ?? '', env.DOCKER_BUILDKIT ?? ''];
   for (const candidate of input.candidates) {
     let real = candidate;
     try {

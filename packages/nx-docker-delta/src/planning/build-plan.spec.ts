@@ -1,4 +1,4 @@
-import { BuildPlan, buildArgv } from './build-plan';
+import { BuildPlan, baseSource, buildArgv, parseBuildxInspect } from './build-plan';
 
 const plan = (overrides: Partial<BuildPlan> = {}): BuildPlan => ({
   mode: 'buildx',
@@ -117,5 +117,37 @@ describe('buildArgv', () => {
     const { args } = buildArgv(plan({ tags: ['r/api:nx-1', 'r/api:latest', 'r/api:git-abc1234'] }));
     const tags = args.flatMap((a, i) => (args[i - 1] === '--tag' ? [a] : []));
     expect(tags).toEqual(['r/api:nx-1', 'r/api:latest', 'r/api:git-abc1234']);
+  });
+});
+
+describe('baseSource: where a service build finds its base', () => {
+  test.each([
+    ['classic BuildKit', { mode: 'buildkit' as const }, false, 'local-store'],
+    ['buildx, docker driver', { mode: 'buildx' as const, driver: 'docker' }, false, 'local-store'],
+    ['buildx, driver unknown (older buildx)', { mode: 'buildx' as const }, false, 'local-store'],
+    ['buildx, docker-container driver, push mode', { mode: 'buildx' as const, driver: 'docker-container' }, true, 'registry'],
+    ['buildx, kubernetes driver, push mode', { mode: 'buildx' as const, driver: 'kubernetes' }, true, 'registry'],
+    ['buildx, docker-container driver, local mode', { mode: 'buildx' as const, driver: 'docker-container' }, false, 'unreachable'],
+  ])('%s → %s', (_what, builder, push, kind) => {
+    expect(baseSource(builder, { push }).kind).toBe(kind);
+  });
+
+  it('names the fix when a docker-container builder cannot see a local base', () => {
+    const source = baseSource({ mode: 'buildx', driver: 'docker-container', builderName: 'builder-1a2b' }, { push: false });
+    expect(source).toEqual({
+      kind: 'unreachable',
+      message:
+        'The buildx builder "builder-1a2b" uses the docker-container driver, which cannot see the local image store, so a service cannot build on a base built here — run `docker buildx use default` (the docker driver), or set a registry and push (NX_DOCKER_REGISTRY=<registry> PUSH=true).',
+    });
+  });
+});
+
+describe('parseBuildxInspect', () => {
+  test.each([
+    ['the docker driver (buildx 0.13 on Docker 20.10)', 'Name:          default\nDriver:        docker\nLast Activity: 2026-12-01 02:41:26 +0000 UTC\n\nNodes:\nName:             default\nEndpoint:         default\n', { builderName: 'default', driver: 'docker' }],
+    ['a setup-buildx-action builder', 'Name:   builder-1a2b\nDriver: docker-container\n\nNodes:\nName:      builder-1a2b0\nEndpoint:  unix:///var/run/docker.sock\n', { builderName: 'builder-1a2b', driver: 'docker-container' }],
+    ['no answer', '', { builderName: undefined, driver: undefined }],
+  ])('%s', (_what, text, facts) => {
+    expect(parseBuildxInspect(text)).toEqual(facts);
   });
 });

@@ -86,3 +86,35 @@ function podmanBuildArgv(plan: BuildPlan): { args: string[]; env: Record<string,
 function sortedEntries(record: Record<string, string>): Array<[string, string]> {
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
+
+/** What the probe knows about the builder: its mode, and for buildx the current builder's driver and name. */
+export interface BuilderFacts {
+  mode: BuilderMode;
+  /** buildx driver of the current builder: `docker`, `docker-container`, `kubernetes`, `remote`. */
+  driver?: string;
+  builderName?: string;
+}
+
+/** `docker buildx inspect` (current builder) → its name and driver. */
+export function parseBuildxInspect(text: string): { builderName?: string; driver?: string } {
+  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S.*?)\\s*$`, 'm').exec(text)?.[1];
+  return { builderName: field('Name'), driver: field('Driver') };
+}
+
+/**
+ * Where a service build finds the base image it builds FROM. Classic BuildKit and buildx's
+ * `docker` driver build inside the daemon and see its local image store. Other drivers
+ * (`docker-container`, what GitHub's setup-buildx-action creates; `kubernetes`; `remote`) run
+ * BuildKit elsewhere and cannot: there the base must come from the registry, so push mode
+ * works (the base is pushed first, the service builds FROM its registry reference) and local
+ * mode cannot.
+ */
+export function baseSource(builder: BuilderFacts, options: { push: boolean }): { kind: 'local-store' } | { kind: 'registry' } | { kind: 'unreachable'; message: string } {
+  if (builder.mode !== 'buildx' || !builder.driver || builder.driver === 'docker') return { kind: 'local-store' };
+  if (options.push) return { kind: 'registry' };
+  const name = builder.builderName ? `"${builder.builderName}" ` : '';
+  return {
+    kind: 'unreachable',
+    message: `The buildx builder ${name}uses the ${builder.driver} driver, which cannot see the local image store, so a service cannot build on a base built here — run \`docker buildx use default\` (the docker driver), or set a registry and push (NX_DOCKER_REGISTRY=<registry> PUSH=true).`,
+  };
+}

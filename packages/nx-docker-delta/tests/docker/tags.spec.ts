@@ -90,6 +90,7 @@ describeDocker(`moving tags and verified receipts on a real Docker engine (${MOD
     a = { svc: ws.readJson(SVC_RECEIPT), base: ws.readJson(BASE_RECEIPT) };
     expect(a.svc).toMatchObject({ pushed: true, outcome: 'built', tags: [expect.stringMatching(/^nx-/), 'latest', 'staging'] });
     expect(a.svc.digest).toMatch(/^sha256:/);
+    if (process.env.NXDD_TEST_BUILDER) expect(a.svc.builder).toBe(process.env.NXDD_TEST_BUILDER);
     for (const tag of ['latest', 'staging']) expect(await manifestDigest(remote(SVC_REPO), tag)).toBe(a.svc.digest);
 
     ws.write(files('B'));
