@@ -129,7 +129,9 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       return write(receipt({ imageId: local.id, outcome: 'reused', sizeBytes: local.size, digest }));
     }
     if (settings.registry) {
-      const remote = await engine.remoteState(plan.ref);
+      // Without push, a registry that cannot be asked only costs the pull: build here instead.
+      const remote = await engine.remoteState(plan.ref, { optional: !settings.push });
+      if (remote.state === 'unknown') ctx.log(`${remote.reason.replace(/\.$/, '')}; building base ${spec.name} here instead.`);
       if (remote.state === 'present' && (await engine.pull(plan.ref, { signal: ctx.signal }))) {
         local = await engine.inspectImage(plan.ref);
         if (local) {

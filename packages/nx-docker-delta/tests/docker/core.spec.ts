@@ -418,7 +418,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
       await expectRejected(
         ['run', 'svc-a:docker-build', STREAM],
         new RegExp(
-          `^Registry 127\\.0\\.0\\.1:${port} is not reachable at http://127\\.0\\.0\\.1:${port}/v2/ \\(ECONNREFUSED\\) — start it, check HTTP\\(S\\)_PROXY / NO_PROXY, or fix the registry option / NX_DOCKER_REGISTRY\\.$`
+          `^Registry 127\\.0\\.0\\.1:${port} is not reachable at https://127\\.0\\.0\\.1:${port}/v2/ \\(ECONNREFUSED\\) — start it, check HTTP\\(S\\)_PROXY / NO_PROXY, or fix the registry option / NX_DOCKER_REGISTRY\\.$`
         ),
         { PUSH: 'true', NX_DOCKER_REGISTRY: `127.0.0.1:${port}` }
       );

@@ -331,6 +331,15 @@ describeDocker('registries: credentials, TLS, token auth, helpers, proxies, redi
       });
       expect(denied.code).not.toBe(0);
       expect(denied.output).toContain(`needs credentials for reading ${NS}/${NS}/workspace-base and ${join(anonymous, 'config.json')} has none for it — run docker login ${TLS}.`);
+
+      // Without push the registry is only a place to pull from: not being able to ask it means building here.
+      ws.write({ 'motd.txt': `registries suite ${NS} v2\n` });
+      const local = await ws.nx(['run', 'svc:docker-build', '--output-style=stream'], { env: { DOCKER_CONFIG: anonymous, NX_DOCKER_REGISTRY: `${TLS}/${NS}` } });
+      if (local.code !== 0) throw new Error(`nx run svc:docker-build (no push) exited ${local.code}:\n${local.output}`);
+      expect(local.output).toContain(
+        `Registry ${TLS} needs credentials for reading ${NS}/${NS}/workspace-base and ${join(anonymous, 'config.json')} has none for it — run docker login ${TLS}; building base workspace here instead.`
+      );
+      expect(ws.readJson('dist/nx-docker-delta/apps/svc/docker-service.json')).toMatchObject({ pushed: false, outcome: 'built' });
     } finally {
       ws.dispose();
     }

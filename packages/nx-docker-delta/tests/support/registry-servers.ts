@@ -91,9 +91,14 @@ export async function startDistribution(options: { dir: string; port: number; tl
   const child = spawn('docker-registry', ['serve', join(options.dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (d) => log.push(String(d)));
   child.stderr?.on('data', (d) => log.push(String(d)));
+  let failed = false;
+  child.on('error', (error) => {
+    failed = true;
+    log.push(`${error.message} — install it with tools/docker-env/ensure-registry-tools.sh`);
+  });
   const deadline = Date.now() + 20_000;
   while (!(await listening(options.port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (failed || child.exitCode !== null || Date.now() > deadline) {
       child.kill();
       throw new Error(`docker-registry on ${addr} did not start: ${log.join('').slice(-2000)}`);
     }
