@@ -284,6 +284,7 @@ describeDocker('.dockerignore: the context reader sends what docker build sends'
 
 describeDocker('ssh agent forwarding (git+ssh dependencies)', () => {
   it('--ssh reaches a RUN --mount=type=ssh step as a socket, and nothing of it stays in the image', async () => {
+    if (spawnSync('ssh-agent', ['-h']).error) throw new Error('ssh-agent is missing — install openssh-client (apt-get install openssh-client).');
     const sock = join(work, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     try {
