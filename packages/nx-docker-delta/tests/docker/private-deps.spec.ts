@@ -58,8 +58,8 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  if (!skip) removeRefs(localRefs(PREFIX));
   rmSync(work, { recursive: true, force: true });
+  if (!skip) removeRefs(localRefs(PREFIX));
 });
 
 function write(root: string, files: Record<string, string>) {
