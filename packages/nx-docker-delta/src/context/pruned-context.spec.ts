@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   FIXTURE_PM_VERSIONS,
@@ -293,5 +293,53 @@ describe('stagePrunedContext when Nx\'s graph misses what the build output loads
       'dist/apps/svc/worker.js loads left-pad at run time, but left-pad is not in package-lock.json — add it to package.json and run `npm install`, so the image can install it.'
     );
     rmSync(join(root, 'dist/apps/svc/worker.js'));
+  });
+});
+
+describe('stagePrunedContext reads the workspace like docker build (npm)', () => {
+  let root: string;
+  beforeAll(() => {
+    root = makeWorkspace('npm', twoServiceFiles('npm'));
+    addBuildOutputs(root, 'npm');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("stages what the workspace's .dockerignore lets through (a ! exception inside an ignored folder too) and keeps links as links", () => {
+    writeFiles(root, {
+      '.dockerignore': 'apps/a/assets/private\n!apps/a/assets/private/public.txt\n',
+      'apps/a/assets/private/key.pem': 'KEY\n',
+      'apps/a/assets/private/public.txt': 'pub\n',
+    });
+    symlinkSync('a.txt', join(root, 'apps/a/assets/alias.txt'));
+    const a = stage(root, 'a');
+    expect(a.error).toBeUndefined();
+    expect(a.files.filter((f) => f.startsWith('apps/a/assets/'))).toEqual([
+      'apps/a/assets/a.txt',
+      'apps/a/assets/alias.txt',
+      'apps/a/assets/private/public.txt',
+    ]);
+    expect(lstatSync(join(a.dir, 'apps/a/assets/alias.txt')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(a.dir, 'apps/a/assets/alias.txt'))).toBe('a.txt');
+    // The Dockerfile-specific ignore file replaces the root one.
+    writeFileSync(join(root, 'apps/a/Dockerfile.dockerignore'), 'apps/a/assets/a.txt\napps/a/assets/alias.txt\n');
+    expect(stage(root, 'a').files.filter((f) => f.startsWith('apps/a/assets/'))).toEqual([
+      'apps/a/assets/private/key.pem',
+      'apps/a/assets/private/public.txt',
+    ]);
+    rmSync(join(root, 'apps/a/Dockerfile.dockerignore'));
+    rmSync(join(root, '.dockerignore'));
+    rmSync(join(root, 'apps/a/assets/private'), { recursive: true });
+    rmSync(join(root, 'apps/a/assets/alias.txt'));
+  });
+
+  it('refuses a link that leaves the workspace, in one sentence', () => {
+    symlinkSync('/etc/hostname', join(root, 'apps/a/assets/host'));
+    try {
+      expect(stage(root, 'a').error).toBe(
+        'apps/a/assets/host is a symbolic link to /etc/hostname, outside the workspace — Docker would copy a dangling link: replace it with the file itself, point it inside the workspace, or add it to .dockerignore.'
+      );
+    } finally {
+      rmSync(join(root, 'apps/a/assets/host'));
+    }
   });
 });

@@ -10,10 +10,11 @@
  * - `kill -9` of a base-lock holder, then a base build that succeeds at once.
  *
  * Runs with the client the environment gives (NX_DOCKER_BIN: classic BuildKit or buildx).
- * Ports: NXDD_PRIVATE_REGISTRY_PORT (default 5142) for the auth Verdaccio, loopback only.
+ * Ports: NXDD_PRIVATE_REGISTRY_PORT, else a free one, for the auth Verdaccio — loopback only.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { baseLockPath, ensureBase, planBase } from '../../src/builds/base';
@@ -32,7 +33,18 @@ const NODE = 'node:20-bookworm-slim';
 const BUSYBOX = 'nxdd-test/busybox:1';
 const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 const PREFIX = `nxdd-h10-${RUN}-`;
-const PORT = Number(process.env.NXDD_PRIVATE_REGISTRY_PORT || 5142);
+/** NXDD_PRIVATE_REGISTRY_PORT, else a port that was free a moment ago (both client modes may run at once). */
+function registryPort(): Promise<number> {
+  if (process.env.NXDD_PRIVATE_REGISTRY_PORT) return Promise.resolve(Number(process.env.NXDD_PRIVATE_REGISTRY_PORT));
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
 
 const skip = dockerSuiteGate('private-deps', { images: [NODE, BUSYBOX] });
 const describeDocker = skip ? describe.skip : describe;
@@ -46,8 +58,8 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  if (!skip) removeRefs(localRefs(PREFIX));
   rmSync(work, { recursive: true, force: true });
+  if (!skip) removeRefs(localRefs(PREFIX));
 });
 
 function write(root: string, files: Record<string, string>) {
@@ -83,7 +95,7 @@ describeDocker('private npm packages through a BuildKit secret', () => {
   const log: string[] = [];
 
   beforeAll(async () => {
-    registry = await startAuthRegistry(join(work, 'verdaccio'), PORT);
+    registry = await startAuthRegistry(join(work, 'verdaccio'), await registryPort());
     const userconfig = join(work, 'publisher.npmrc');
     writeFileSync(userconfig, `${registry.url.replace(/^http:/, '')}/:_authToken=${registry.token}\n`, { mode: 0o600 });
     const pkg = join(work, 'greet');
@@ -272,6 +284,7 @@ describeDocker('.dockerignore: the context reader sends what docker build sends'
 
 describeDocker('ssh agent forwarding (git+ssh dependencies)', () => {
   it('--ssh reaches a RUN --mount=type=ssh step as a socket, and nothing of it stays in the image', async () => {
+    if (spawnSync('ssh-agent', ['-h']).error) throw new Error('ssh-agent is missing — install openssh-client (apt-get install openssh-client).');
     const sock = join(work, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     try {
