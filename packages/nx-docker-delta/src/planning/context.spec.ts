@@ -47,6 +47,12 @@ describe('inferContext', () => {
       }).context
     ).toBe('.');
   });
+  it("the project folder for a project-local dist that is not built yet (TS-solution layout)", () => {
+    expect(inferContext({ projectRoot: 'packages/api', sources: ['dist/main.js', 'package.json'], exists: tree(['package.json', 'packages/api/package.json']) }).context).toBe(
+      'packages/api'
+    );
+  });
+
   it('the project folder when nothing tells (nothing copied, or only wildcards)', () => {
     expect(inferContext({ projectRoot: 'apps/api', sources: [], exists: tree([]) }).context).toBe('apps/api');
     expect(inferContext({ projectRoot: 'apps/api', sources: ['*.json', '$DIR'], exists: () => true }).context).toBe('apps/api');

@@ -59,7 +59,7 @@ const normalize = (source: string) => source.replace(/^(\.\/)+/, '').replace(/\/
 /**
  * The context the Dockerfile was written for: its `context=` directive; else the workspace root
  * when more of its COPY/ADD sources are paths from there (they exist at the root, or name the
- * project folder or `dist/` themselves) than exist in the project folder; else the project folder.
+ * project folder or `dist/<project folder>` themselves) than exist in the project folder; else the project folder.
  */
 export function inferContext(input: InferContextInput): ContextChoice {
   const { projectRoot } = input;
@@ -74,7 +74,10 @@ export function inferContext(input: InferContextInput): ContextChoice {
   // Scored, not first-hit: a TS-solution project has its own package.json, yet a Dockerfile that
   // also copies the lockfile, nx.json and apps/ was written for the workspace root.
   const inProject = probed.filter((s) => input.exists(`${projectRoot}/${s}`));
-  const fromRoot = probed.filter((s) => s === projectRoot || s.startsWith(`${projectRoot}/`) || s.startsWith('dist/') || input.exists(s));
+  // `dist/apps/api` names the project's output by its workspace path even before it is built; a bare
+  // `dist/main.js` may be the project's own dist folder (TS-solution), so it only counts if it exists.
+  const workspacePath = (s: string) => [projectRoot, `dist/${projectRoot}`].some((p) => s === p || s.startsWith(`${p}/`));
+  const fromRoot = probed.filter((s) => workspacePath(s) || input.exists(s));
   if (fromRoot.length > inProject.length) {
     return { context: '.', reason: `its COPY sources (${fromRoot.slice(0, 3).join(', ')}) are paths from the workspace root, not from ${projectRoot}` };
   }

@@ -92,6 +92,8 @@ function fixtureFiles(): Record<string, string> {
       'CMD ["node", "main.js"]',
       '',
     ].join('\n'),
+    // A second image of the same project: its own target, image and receipt.
+    'apps/legacy/Dockerfile.worker': [`FROM ${NODE_IMAGE}`, 'CMD ["node", "-e", "console.log(\'worker done\')"]', ''].join('\n'),
     // Builds green, dies at start: what --smoke is for.
     'apps/crash/project.json': JSON.stringify({ name: 'crash', projectType: 'application' }, null, 2),
     'apps/crash/main.js': "require('./config.json');\n",
@@ -160,6 +162,7 @@ describeDocker('adopting an existing workspace: never a silently broken image', 
     const shown = ok(await ws.nx(['show', 'project', 'legacy', '--json']));
     const target = JSON.parse(shown.output.slice(shown.output.indexOf('{'))).targets['docker-service'];
     expect(target.options.context).toBe('.');
+    expect(JSON.parse(shown.output.slice(shown.output.indexOf('{'))).targets['docker-build'].options.targets).toEqual(['docker-service', 'docker-service-worker']);
     expect(target.metadata.context).toEqual({
       path: '.',
       reason: 'its COPY sources (package.json, package-lock.json, apps/legacy/src) are paths from the workspace root, not from apps/legacy',
@@ -172,6 +175,12 @@ describeDocker('adopting an existing workspace: never a silently broken image', 
     ]);
     expect(linesWith(r.output, /Building legacy → nxdd-adopt-\w+\/legacy:nx-\w+ \(context: \. \(workspace root\)\)$/)).toHaveLength(1);
     expect(linesWith(r.output, /✔ start check: legacy listens on port 3000/)).toHaveLength(1);
+    // Dockerfile.worker: docker-service-worker built legacy-worker and wrote its own receipt; it starts and exits 0.
+    const worker = ws.readJson('dist/nx-docker-delta/apps/legacy/docker-service-worker.json');
+    expect(worker).toMatchObject({ project: 'legacy', image: `${NS}/legacy-worker`, outcome: 'built' });
+    expect(ws.readJson('dist/nx-docker-delta/apps/legacy/docker-service.json')).toMatchObject({ image: `${NS}/legacy` });
+    expect(localRefs(`${NS}/legacy-worker`)).toContain(worker.ref);
+    expect(linesWith(r.output, /✔ start check: legacy ran and exited 0 after \d+\.\ds/)).toHaveLength(1);
   });
 
   it('--smoke fails a service that crashes at start and shows its last log lines', async () => {
