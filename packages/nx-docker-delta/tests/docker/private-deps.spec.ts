@@ -294,7 +294,8 @@ describeDocker('ssh agent forwarding (git+ssh dependencies)', () => {
       write(dir, {
         Dockerfile: `FROM ${BUSYBOX}\nRUN --mount=type=ssh,required=false if test -S "$SSH_AUTH_SOCK"; then echo forwarded; else echo absent; fi > /ssh\n`,
       });
-      const settings = resolveSettings({ ssh: [`default=${sock}`] }, {});
+      const settings = resolveSettings({ ssh: [`default=${sock}`] }, {}, {}, dir);
+      expect(settings.ssh).toEqual([`default=${sock}`]);
       const build = (ssh: string[], tag: string) =>
         engine.build(
           { dockerfile: join(dir, 'Dockerfile'), context: dir, tags: [tag], buildArgs: {}, labels: {}, cacheFrom: [], push: false, noCache: true, ssh },
