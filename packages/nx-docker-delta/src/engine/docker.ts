@@ -215,10 +215,10 @@ export class DockerEngine {
    * wants credentials only the docker client has, or no digest known — by pushing the local
    * image whose ID is `imageId`. Never pushes whatever the local tag happens to point at.
    */
-  async pointRegistryTag(target: { image: string; tag: string; digest?: string; imageId: string }): Promise<string> {
+  async pointRegistryTag(target: { image: string; tag: string; digest?: string; imageId: string }): Promise<{ digest: string; via: 'registry' | 'push' }> {
     const ref = `${target.image}:${target.tag}`;
     const viaApi = target.digest ? await retag(`${target.image}@${target.digest}`, target.tag) : { ok: false as const, reason: 'no digest recorded' };
-    if (viaApi.ok) return viaApi.digest;
+    if (viaApi.ok) return { digest: viaApi.digest, via: 'registry' };
     if (!(await this.inspectImage(target.imageId))) {
       const registry = parseImageRef(ref).registry ?? 'the registry';
       throw new DockerError(
@@ -226,7 +226,7 @@ export class DockerEngine {
       );
     }
     await this.tag(target.imageId, ref);
-    return this.push(ref);
+    return { digest: await this.push(ref), via: 'push' };
   }
 
   /** Does the registry hold `ref`? Falls back to the docker client's credentials when HTTP can't tell. */
