@@ -1,4 +1,5 @@
 import type { DockerEngine } from '../engine/docker';
+import { baseSource } from '../planning/build-plan';
 import { qualify } from '../planning/image-ref';
 import type { ImageSettings } from './settings';
 
@@ -8,8 +9,8 @@ import type { ImageSettings } from './settings';
  *   unchanged layers CACHED after Docker's build-cache GC, a `docker builder prune`, or on a fresh
  *   CI machine (from the registry). Only sources that exist are passed — a missing one makes
  *   BuildKit try Docker Hub.
- * - buildx reads cache from registries only, so a local-only previous image is no source there;
- *   a configured cache registry adds `<cacheRegistry>/<repository>:buildcache` (import + export, mode=max).
+ * - buildx with a docker-container builder reads cache from registries only, so a local-only
+ *   previous image is no source there; a configured cache registry adds `<cacheRegistry>/<repository>:buildcache` (import + export, mode=max).
  */
 export async function layerCache(
   engine: DockerEngine,
@@ -23,8 +24,10 @@ export async function layerCache(
   const cacheFrom = cacheTo ? [cacheTo] : [];
   const previous = `${target.image}:latest`;
   const inRegistry = settings.registry !== undefined && (await engine.remoteState(previous, { optional: true })).state === 'present';
-  // Classic BuildKit also imports inline cache from the local image store (a registry is
-  // configured but nothing pushed yet, or the registry lost it).
-  if (inRegistry || (!buildx && (await engine.inspectImage(previous)))) cacheFrom.push(previous);
+  // BuildKit inside the daemon (classic, and buildx's docker driver) also imports inline cache
+  // from the local image store (moby's local inline-cache importer looks there before the
+  // registry): no registry, nothing pushed yet, or the registry lost it.
+  const seesLocalStore = baseSource(engine.client, { push: false }).kind === 'local-store';
+  if (inRegistry || (seesLocalStore && (await engine.inspectImage(previous)))) cacheFrom.push(previous);
   return { cacheFrom, cacheTo };
 }

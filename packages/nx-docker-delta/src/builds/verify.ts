@@ -90,8 +90,10 @@ export async function pointTags(target: TagTarget, tags: string[], ctx: { engine
     const ref = `${target.image}:${tag}`;
     if (local) await engine.tag(target.imageId, ref);
     if (!ctx.push) continue;
-    const digest = await engine.pointRegistryTag({ image: target.image, tag, digest: target.digest, imageId: target.imageId });
-    if (target.digest && digest !== target.digest) {
+    const { digest, via } = await engine.pointRegistryTag({ image: target.image, tag, digest: target.digest, imageId: target.imageId });
+    // A docker push (registries wanting credentials) may compress the same image anew: its
+    // identity is the image ID there. The registry API moves the very manifest: check it.
+    if (via === 'registry' && target.digest && digest !== target.digest) {
       throw new DockerError(
         `${ref} serves ${digest} after tagging, not ${target.digest} as the receipt says — run again with --skip-nx-cache to rebuild and push it.`
       );

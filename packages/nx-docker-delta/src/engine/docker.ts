@@ -382,13 +382,13 @@ export class DockerEngine {
    * wants credentials only the docker client has, or no digest known — by pushing the local
    * image whose ID is `imageId`. Never pushes whatever the local tag happens to point at.
    */
-  async pointRegistryTag(target: { image: string; tag: string; digest?: string; imageId: string }): Promise<string> {
+  async pointRegistryTag(target: { image: string; tag: string; digest?: string; imageId: string }): Promise<{ digest: string; via: 'registry' | 'push' }> {
     const ref = `${target.image}:${target.tag}`;
     let reason = 'no digest recorded';
     if (target.digest) {
       try {
         const manifest = await this.registry.getManifest(`${target.image}@${target.digest}`);
-        if (manifest) return await this.registry.putManifest(ref, manifest.body, manifest.mediaType);
+        if (manifest) return { digest: await this.registry.putManifest(ref, manifest.body, manifest.mediaType), via: 'registry' };
         reason = `${target.image}@${target.digest} is not in the registry`;
       } catch (error) {
         if (!(error instanceof RegistryError)) throw error;
@@ -402,7 +402,7 @@ export class DockerEngine {
       );
     }
     await this.tag(target.imageId, ref);
-    return this.push(ref);
+    return { digest: await this.push(ref), via: 'push' };
   }
 
   /**

@@ -81,6 +81,11 @@ describeDocker(`moving tags and verified receipts on a real Docker engine (${MOD
   afterAll(async () => {
     const leftovers = localRefs(NS);
     if (leftovers.length) removeRefs(leftovers);
+    // Images whose tags moved away keep only their pushed `repo@digest` reference.
+    const byDigest = dockerOrThrow(['image', 'ls', '--digests', '--format', '{{.Repository}}@{{.Digest}}'])
+      .split('\n')
+      .filter((ref) => ref.includes(`/${NS}/`) && !ref.endsWith('@<none>'));
+    if (byDigest.length) removeRefs(byDigest);
     await deleteRepositoriesUnder(NS);
     ws?.dispose();
   }, 2 * 60_000);
