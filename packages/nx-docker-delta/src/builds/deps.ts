@@ -9,6 +9,7 @@ import type { ImageReceipt } from '../planning/receipt';
 import { MissingSourceError } from '../utils/fs';
 import { BuildInputError } from './base';
 import { withLock } from './lock';
+import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
 
 /** What the service receipt records about its dependency image (planning/receipt.ts). */
@@ -38,7 +39,7 @@ export interface DepsPlanInput {
 }
 
 /** The content-addressed reference of a dependency image, computed from exactly its inputs. */
-export function planDeps(input: DepsPlanInput, ctx: Pick<DepsContext, 'settings'>) {
+export function planDeps(input: DepsPlanInput, ctx: Pick<DepsContext, 'settings' | 'engine'>) {
   let files;
   try {
     files = depsContextFiles(input.contextDir, input.stage.contextSources);
@@ -59,7 +60,8 @@ export function planDeps(input: DepsPlanInput, ctx: Pick<DepsContext, 'settings'
     files,
     baseRef: input.baseRef,
     buildArgs,
-    platform: ctx.settings.platform,
+    // The daemon's platform when none is set: an arm64 and an amd64 machine never share a tag.
+    platform: targetPlatform(ctx.settings, ctx.engine),
   });
   const image = qualify(depsRepository(input.owner, ctx.settings.imagePrefix), ctx.settings.registry);
   assertImageName(image, `dependency image name for "${input.owner}"`);
@@ -122,6 +124,10 @@ export async function ensureDeps(input: DepsPlanInput, ctx: DepsContext): Promis
         platform: settings.platform,
         cacheFrom: [],
         push: settings.push && engine.client.mode === 'buildx',
+        // The install is where private registries and git+ssh dependencies are read.
+        secrets: settings.secrets,
+        ssh: settings.ssh,
+        network: settings.network,
       },
       { onLine: ctx.log, signal: ctx.signal, what: `dependency image ${plan.tag}` }
     );

@@ -79,7 +79,7 @@ function fixtureFiles(): Record<string, string> {
       '',
     ].join('\n'),
     // The most common monorepo Dockerfile: written for `docker build -f apps/legacy/Dockerfile .`.
-    '.dockerignore': 'node_modules\n.git\n.nx\n.nx-docker-delta\ndist\n',
+    '.dockerignore': 'node_modules\n.git\n.nx\n.nx-docker-delta\n',
     'apps/legacy/project.json': JSON.stringify({ name: 'legacy', projectType: 'application' }, null, 2),
     'apps/legacy/src/main.js': SERVER,
     'apps/legacy/Dockerfile': [

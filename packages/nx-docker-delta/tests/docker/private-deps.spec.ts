@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { baseLockPath, ensureBase, planBase } from '../../src/builds/base';
 import { buildService } from '../../src/builds/service';
-import { resolveSettings } from '../../src/builds/settings';
+import { resolveSettings, targetPlatform } from '../../src/builds/settings';
 import { readContextSources, readIgnoreRules } from '../../src/context/reader';
 import { DockerEngine, probeDocker } from '../../src/engine/docker';
 import { renderNodeDockerfile } from '../../src/generators/dockerfile/lib/node-dockerfile';
@@ -319,7 +319,8 @@ describeDocker('base lock after kill -9', () => {
     write(ws, { 'Dockerfile.base': `FROM ${BUSYBOX}\nCOPY tools/hello.sh /usr/local/bin/hello\nRUN echo ${RUN} > /run-id\n`, 'tools/hello.sh': 'echo hi\n' });
     const settings = resolveSettings({ imagePrefix: PREFIX }, {}, {}, ws);
     const spec = { name: 'lock', dockerfile: 'Dockerfile.base', context: '.' };
-    const plan = planBase(spec, { workspaceRoot: ws, settings });
+    // The same plan ensureBase makes: the content tag holds the daemon's platform.
+    const plan = planBase(spec, { workspaceRoot: ws, settings, platform: targetPlatform(settings, engine) });
     const lock = baseLockPath(plan.ref);
     const script = `require(${JSON.stringify(join(PLUGIN_ROOT, 'dist/builds/lock.js'))}).withLock(${JSON.stringify(lock)}, () => { process.stdout.write('held\\n'); setInterval(() => {}, 1000); return new Promise(() => {}); })`;
     const holder = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
