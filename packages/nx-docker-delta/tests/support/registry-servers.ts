@@ -301,7 +301,7 @@ export async function startRedirectingRegistry(options: { port: number; user: st
       res.writeHead(200, { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': options.manifest.length });
       return res.end(req.method === 'HEAD' ? undefined : options.manifest);
     }
-    res.writeHead(404).end();
+    return res.writeHead(404).end();
   });
   await listen(server, options.port);
   return { seen, close: () => close(server) };
