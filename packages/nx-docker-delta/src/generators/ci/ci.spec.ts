@@ -123,8 +123,14 @@ describe('ci generator', () => {
       git('add', '-A');
       git('-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-qm', 'ci');
       git('remote', 'add', 'origin', 'https://gitlab.example.invalid/acme/shop.git');
-      const r = spawnSync(GITLAB_CI_LOCAL, ['--list', '--json-schema-validation', ...variables.flatMap((v) => ['--variable', v])], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-      return { status: r.status, output: `${r.stdout}${r.stderr}` };
+      const r = spawnSync(GITLAB_CI_LOCAL, ['--list', '--json-schema-validation', ...variables.flatMap((v) => ['--variable', v])], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      });
+      // eslint-disable-next-line no-control-regex
+      return { status: r.status, output: `${r.stdout}${r.stderr}`.replace(/\u001b\[[0-9;]*m/g, '') };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
