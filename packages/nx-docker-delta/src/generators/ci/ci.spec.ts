@@ -85,6 +85,27 @@ describe('ci generator', () => {
     ]);
   });
 
+  it.each([
+    [undefined, 'ghcr.io', '${{ github.actor }}', '${{ secrets.GITHUB_TOKEN }}'],
+    ['ghcr.io/acme', 'ghcr.io', '${{ github.actor }}', '${{ secrets.GITHUB_TOKEN }}'],
+    ['registry.example.com/team', 'registry.example.com', '${{ secrets.REGISTRY_USERNAME }}', '${{ secrets.REGISTRY_PASSWORD }}'],
+  ])('GitHub Actions --registry=%s logs in to %s', async (registry, host, username, password) => {
+    const tree = npmTree();
+    await ciGenerator(tree, { provider: 'github-actions', registry });
+    const wf = parse(tree.read('.github/workflows/docker-images.yml', 'utf-8') as string);
+    const login = wf.jobs.images.steps.find((s: { uses?: string }) => s.uses === 'docker/login-action@v3');
+    expect(login.with).toEqual({ registry: host, username, password });
+    expect(validateWorkflow(tree.read('.github/workflows/docker-images.yml', 'utf-8') as string).errors).toEqual([]);
+  });
+
+  it('Cloud Build --registry logs in to that registry host', async () => {
+    const tree = npmTree();
+    await ciGenerator(tree, { provider: 'cloudbuild', registry: 'us-docker.pkg.dev/acme/team' });
+    const cb = parse(tree.read('cloudbuild.yaml', 'utf-8') as string);
+    expect(cb.substitutions._REGISTRY_HOST).toBe('us-docker.pkg.dev');
+    expect(cb.steps[1].env).toContain('NX_DOCKER_REGISTRY=us-docker.pkg.dev/acme/team');
+  });
+
   it('Cloud Build: the step runs in the builder image with the docker client, logs in with a token, pushes on main only', async () => {
     const tree = npmTree();
     await ciGenerator(tree, { provider: 'cloudbuild', remoteCache: 'nx-cloud' });
