@@ -134,7 +134,7 @@ describeDocker('the generated Cloud Build pipeline, executed', () => {
   }, 15 * 60_000);
 
   afterAll(() => {
-    const images = dockerOrThrow(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter((r) => reg && r.startsWith(`${reg.address}/`));
+    const images = docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n').filter((r) => reg && r.startsWith(`${reg.address}/`));
     for (const ref of [...(stepImages ? [stepImages.builder, stepImages.gcloud] : []), ...images]) docker(['rmi', ref]);
     if (reg) {
       docker(['logout', reg.address]);
