@@ -47,6 +47,8 @@ describeDocker('the generated Cloud Build pipeline, executed', () => {
   let ws: TestWorkspace;
   let remote: string;
   let stepImages: ReturnType<typeof buildStepImages>;
+  /** Every upstream version this suite built: a version pushed over by the next is left untagged. */
+  const upstreamIds: string[] = [];
   const upstream = () => `${reg.address}/upstream/os:1`;
   const repo = (name: string) => `nxdd/images/${name}`;
 
@@ -54,7 +56,7 @@ describeDocker('the generated Cloud Build pipeline, executed', () => {
   function pushUpstream(version: string) {
     const dir = mkdtempSync(join(tmpdir(), 'nxdd-cisim-up-'));
     writeFileSync(join(dir, 'Dockerfile'), `FROM nxdd-test/busybox:1\nRUN echo ${version}-${RUN} > /etc/upstream\n`);
-    dockerOrThrow(['build', '-q', '-t', upstream(), dir]);
+    upstreamIds.push(dockerOrThrow(['build', '-q', '-t', upstream(), dir]).trim());
     dockerOrThrow(['push', upstream()]);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -134,8 +136,9 @@ describeDocker('the generated Cloud Build pipeline, executed', () => {
   }, 15 * 60_000);
 
   afterAll(() => {
-    const images = dockerOrThrow(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter((r) => reg && r.startsWith(`${reg.address}/`));
+    const images = docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n').filter((r) => reg && r.startsWith(`${reg.address}/`));
     for (const ref of [...(stepImages ? [stepImages.builder, stepImages.gcloud] : []), ...images]) docker(['rmi', ref]);
+    if (upstreamIds.length) docker(['rmi', '-f', ...upstreamIds]);
     if (reg) {
       docker(['logout', reg.address]);
       reg.stop();

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { renderCloudBuild } from '../../src/generators/ci/lib/render';
 import { type AuthRegistry, registryGet, startAuthRegistry } from '../support/htpasswd-registry';
 import { githubJob, gitlabJob, runJob } from '../support/ci-steps';
-import { docker, dockerOrThrow, dockerSuiteGate } from '../support/docker';
+import { docker, dockerSuiteGate } from '../support/docker';
 import { REPO_ROOT, TestWorkspace, ensurePluginBuilt } from '../support/workspace';
 
 const SUITE = 'CI step-run suite (tests/docker/ci-steps.spec.ts)';
@@ -91,7 +91,7 @@ describeDocker('generated GitHub Actions and GitLab steps, run', () => {
   }, 10 * 60_000);
 
   afterAll(() => {
-    const ours = dockerOrThrow(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).split('\n').filter((r) => reg && r.startsWith(`${reg.address}/`));
+    const ours = docker(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n').filter((r) => reg && r.startsWith(`${reg.address}/`));
     for (const ref of [RUNNER, ...ours]) docker(['rmi', ref]);
     reg?.stop();
     if (dockerConfig) rmSync(dockerConfig, { recursive: true, force: true });

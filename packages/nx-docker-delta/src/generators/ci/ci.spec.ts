@@ -85,6 +85,27 @@ describe('ci generator', () => {
     ]);
   });
 
+  it.each([
+    [undefined, 'ghcr.io', '${{ github.actor }}', '${{ secrets.GITHUB_TOKEN }}'],
+    ['ghcr.io/acme', 'ghcr.io', '${{ github.actor }}', '${{ secrets.GITHUB_TOKEN }}'],
+    ['registry.example.com/team', 'registry.example.com', '${{ secrets.REGISTRY_USERNAME }}', '${{ secrets.REGISTRY_PASSWORD }}'],
+  ])('GitHub Actions --registry=%s logs in to %s', async (registry, host, username, password) => {
+    const tree = npmTree();
+    await ciGenerator(tree, { provider: 'github-actions', registry });
+    const wf = parse(tree.read('.github/workflows/docker-images.yml', 'utf-8') as string);
+    const login = wf.jobs.images.steps.find((s: { uses?: string }) => s.uses === 'docker/login-action@v3');
+    expect(login.with).toEqual({ registry: host, username, password });
+    expect(validateWorkflow(tree.read('.github/workflows/docker-images.yml', 'utf-8') as string).errors).toEqual([]);
+  });
+
+  it('Cloud Build --registry logs in to that registry host', async () => {
+    const tree = npmTree();
+    await ciGenerator(tree, { provider: 'cloudbuild', registry: 'us-docker.pkg.dev/acme/team' });
+    const cb = parse(tree.read('cloudbuild.yaml', 'utf-8') as string);
+    expect(cb.substitutions._REGISTRY_HOST).toBe('us-docker.pkg.dev');
+    expect(cb.steps[1].env).toContain('NX_DOCKER_REGISTRY=us-docker.pkg.dev/acme/team');
+  });
+
   it('Cloud Build: the step runs in the builder image with the docker client, logs in with a token, pushes on main only', async () => {
     const tree = npmTree();
     await ciGenerator(tree, { provider: 'cloudbuild', remoteCache: 'nx-cloud' });
@@ -123,9 +144,14 @@ describe('ci generator', () => {
       git('add', '-A');
       git('-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-qm', 'ci');
       git('remote', 'add', 'origin', 'https://gitlab.example.invalid/acme/shop.git');
-      const r = spawnSync(GITLAB_CI_LOCAL, ['--list', '--json-schema-validation', ...variables.flatMap((v) => ['--variable', v])], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-      // Colour codes (gitlab-ci-local colours when the runner forces colour) are not part of what is listed.
-      return { status: r.status, output: `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '') };
+      const r = spawnSync(GITLAB_CI_LOCAL, ['--list', '--json-schema-validation', ...variables.flatMap((v) => ['--variable', v])], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      });
+      // eslint-disable-next-line no-control-regex
+      return { status: r.status, output: `${r.stdout}${r.stderr}`.replace(/\u001b\[[0-9;]*m/g, '') };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

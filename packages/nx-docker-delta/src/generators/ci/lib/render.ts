@@ -87,11 +87,7 @@ export function renderGithubActions(i: CiInputs): CiFile[] {
     '      # NX_BASE / NX_HEAD: the last successful main build and this commit.',
     '      - uses: nrwl/nx-set-shas@v4',
     ...registryStep,
-    '      - uses: docker/login-action@v3',
-    '        with:',
-    '          registry: ghcr.io',
-    '          username: ${{ github.actor }}',
-    '          password: ${{ secrets.GITHUB_TOKEN }}',
+    ...loginGithub(i.registry),
     `      - run: npx nx affected -t ${i.buildTarget} --base="$NX_BASE" --head="$NX_HEAD"`,
     '',
   ].join('\n');
@@ -136,6 +132,19 @@ export function renderGithubActions(i: CiInputs): CiFile[] {
   ];
 }
 
+/** GHCR takes the job's GITHUB_TOKEN; any other registry given with --registry takes two repository secrets. */
+function loginGithub(registry: string | undefined): string[] {
+  const host = registry?.split('/')[0] ?? 'ghcr.io';
+  const ghcr = host === 'ghcr.io';
+  return [
+    '      - uses: docker/login-action@v3',
+    '        with:',
+    `          registry: ${host}`,
+    `          username: \${{ ${ghcr ? 'github.actor' : 'secrets.REGISTRY_USERNAME'} }}`,
+    `          password: \${{ ${ghcr ? 'secrets.GITHUB_TOKEN' : 'secrets.REGISTRY_PASSWORD'} }}`,
+  ];
+}
+
 /** Where the Cloud Build step image is defined (not named *Dockerfile*: the plugin would infer it as a service of the root project). */
 export const CLOUDBUILD_BUILDER_FILE = 'ci/builder/nx-builder.containerfile';
 
@@ -160,7 +169,7 @@ export function renderCloudBuild(i: CiInputs): CiFile[] {
     'substitutions:',
     '  _REGION: europe',
     '  _REPOSITORY: images',
-    '  _REGISTRY_HOST: ${_REGION}-docker.pkg.dev',
+    `  _REGISTRY_HOST: ${i.registry ? i.registry.split('/')[0] : '${_REGION}-docker.pkg.dev'}`,
     `  _BUILDER_IMAGE: \${_REGISTRY_HOST}/\${PROJECT_ID}/\${_REPOSITORY}/nx-builder:node${i.nodeMajor}`,
     `  _MAIN_BRANCH: ${i.mainBranch}`,
     "  # The commit of the last successful main build (set it in the trigger); empty = every project.",
