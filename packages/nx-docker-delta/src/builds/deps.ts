@@ -33,6 +33,11 @@ export interface DepsPlanInput {
   contextDir: string;
   /** The base it installs on (passed as BASE_IMAGE) and the owner naming the repository. */
   baseRef: string;
+  /**
+   * What the hash knows of the base: for a shared base its name and content tag (the same with
+   * or without a registry, so push mode finds the image built locally), else `baseRef`.
+   */
+  baseKey?: string;
   owner: string;
   /** Build args of the service build; only those the stage references go in. */
   buildArgs: Record<string, string>;
@@ -58,7 +63,7 @@ export function planDeps(input: DepsPlanInput, ctx: Pick<DepsContext, 'settings'
     instructions: input.stage.instructions,
     globalArgs: input.stage.globalArgs,
     files,
-    baseRef: input.baseRef,
+    baseRef: input.baseKey ?? input.baseRef,
     buildArgs,
     // The daemon's platform when none is set: an arm64 and an amd64 machine never share a tag.
     platform: targetPlatform(ctx.settings, ctx.engine),

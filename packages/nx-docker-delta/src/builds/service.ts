@@ -163,6 +163,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       dockerfile: options.dockerfile,
       contextDir,
       baseRef: base?.ref ?? options.buildArgs?.BASE_IMAGE ?? facts.baseArgDefault ?? '',
+      baseKey: base ? `${base.name}@${base.ref.slice(base.ref.lastIndexOf(':') + 1)}` : undefined,
       owner: base?.name ?? ctx.project,
       buildArgs: options.buildArgs ?? {},
       noCache: options.noCache,

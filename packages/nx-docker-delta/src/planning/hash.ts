@@ -61,7 +61,7 @@ export interface DepsHashInput {
   globalArgs: string[];
   /** The files the stage copies, by their path in its context. */
   files: HashedFile[];
-  /** The base image it installs on (its content-addressed ref, or what BASE_IMAGE defaults to). */
+  /** The base it installs on: a shared base's name and content tag (location-free), or what BASE_IMAGE names. */
   baseRef: string;
   /** Build args the stage references, with the values this build passes. */
   buildArgs: Record<string, string>;
