@@ -509,7 +509,9 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
 
     const r = ok(await ws.nx(['run', 'svc-b:docker-build', STREAM], { env: PUSH_ENV }));
     expect(cacheHits(r.output)).toEqual(['svc-b:docker-service']);
-    expect(projectLines(r.output, 'svc-b')).toContain(`svc-b: ${b.ref} is neither in the registry nor in the local image store — rebuilding it.`);
+    expect(projectLines(r.output, 'svc-b')).toContain(
+      `svc-b: ${b.ref} is neither in the registry nor (as image ${b.imageId.replace(/^sha256:/, '').slice(0, 12)}) in the local image store — rebuilding it.`
+    );
     const rebuilt = ws.readJson(receiptPath('svc-b'));
     expect(rebuilt).toMatchObject({ ref: b.ref, outcome: 'rebuilt', pushed: true });
     expect(await manifestDigest(remoteRepo('svc-b'), b.tags[0])).toBe(rebuilt.digest);
