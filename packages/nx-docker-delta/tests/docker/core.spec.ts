@@ -524,7 +524,9 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     const again = ok(await ws.nx(['run', 'svc-a:docker-build', STREAM], { env: PUSH_ENV }));
     expect(cacheHits(again.output)).toEqual(['svc-a:docker-service']);
     expect(dockerBuilds(projectLines(again.output, 'svc-a'))).toEqual([]);
-    expect(projectLines(again.output, 'svc-a').join('\n')).toContain(`${a.ref} was missing from the registry and was pushed again`);
+    expect(projectLines(again.output, 'svc-a').join('\n')).toContain(
+      `${a.ref} was missing from the registry; the local image ${a.imageId.replace(/^sha256:/, '').slice(0, 12)} it names was pushed again`
+    );
     const pushed = ws.readJson(receiptPath('svc-a'));
     expect(pushed).toMatchObject({ ref: a.ref, outcome: 'pushed' });
     expect(await manifestDigest(remoteRepo('svc-a'), a.tags[0])).toBe(pushed.digest);
