@@ -178,7 +178,7 @@ function suite(plan: VersionPlan, workspaceDir: () => Promise<string>) {
     expect({ what, steps: steps.length > 0 }).toEqual({ what, steps: true });
     const ran = steps.filter((s) => !s.cached);
     expect({ what, depsRan: steps.filter((s) => s.stage === 'deps' && !s.cached).map(label) }).toEqual({ what, depsRan: [] });
-    expect({ what, nodeModulesCopy: steps.find((s) => s.stage === 'runtime' && /--from=deps \/app\/node_modules/.test(s.instruction))?.cached }).toEqual({
+    expect({ what, nodeModulesCopy: steps.find((s) => s.stage === 'runtime' && /--from=(deps|dependencies) \/app\/node_modules/.test(s.instruction))?.cached }).toEqual({
       what,
       nodeModulesCopy: true,
     });
