@@ -66,11 +66,12 @@ const results = {
 
 async function main() {
   for (const id of contenderIds) if (!CONTENDERS[id]) throw new Error(`Unknown contender ${id} — use ${Object.keys(CONTENDERS).join(', ')}.`);
-  const docker = await probeDockerClient(process.env);
+  // P5 alone (`--contenders= --scenarios P5`) measures inference only: no Docker needed.
+  const docker = contenderIds.length ? await probeDockerClient(process.env) : { bin: undefined, mode: 'not used', client: '-', server: '-', rejected: [] };
   const mem = `${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at start)`;
   const nodeVersion = process.version;
   const registry = argv.registry;
-  const registryOk = await registryUp(registry);
+  const registryOk = contenderIds.length ? await registryUp(registry) : false;
   results.machine = {
     host: hostname(),
     nproc: cpus().length,
@@ -83,11 +84,12 @@ async function main() {
     registry: registryOk ? `${registry} (namespace ${runId})` : `${registry} not reachable`,
   };
   say(`run ${runId}: N=${N}, runs=${R}, docker ${docker.bin} [${docker.mode}], workspaces in ${benchRoot}`);
-  const standIn = await imageSize(docker.bin, NODE_IMAGE);
-  if (!standIn) throw new Error(`The ${NODE_IMAGE} stand-in image is missing — run bash tools/docker-env/make-base-images.sh first.`);
-
-  // Older runs of this harness that died before cleaning up (same prefix family, never others).
-  await removeImages(docker.bin, { prefixes: ['nxbench-', `${registry}/nxbench-`], runId: '__none__', log: join(logDir, 'cleanup.log') });
+  if (docker.bin) {
+    const standIn = await imageSize(docker.bin, NODE_IMAGE);
+    if (!standIn) throw new Error(`The ${NODE_IMAGE} stand-in image is missing — run bash tools/docker-env/make-base-images.sh first.`);
+    // Older runs of this harness that died before cleaning up (same prefix family, never others).
+    await removeImages(docker.bin, { prefixes: ['nxbench-', `${registry}/nxbench-`], runId: '__none__', log: join(logDir, 'cleanup.log') });
+  }
 
   say('preparing the shared node_modules template (cached after the first run)');
   const templateDir = await ensureTemplate(join(logDir, 'setup.log'));
@@ -100,8 +102,8 @@ async function main() {
   // Every contender's `docker` is the BuildKit-capable client (@nx/docker runs plain `docker build`).
   const binDir = join(benchRoot, 'bin');
   mkdirSync(binDir, { recursive: true });
-  symlinkSync(docker.bin, join(binDir, 'docker'));
-  const baseEnv = { ...process.env, PATH: `${binDir}:${process.env.PATH}`, DOCKER_BUILDKIT: '1', NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_DOCKER_BIN: docker.bin, NX_SKIP_NX_CACHE: '', CI: '' };
+  if (docker.bin) symlinkSync(docker.bin, join(binDir, 'docker'));
+  const baseEnv = { ...process.env, PATH: `${binDir}:${process.env.PATH}`, DOCKER_BUILDKIT: '1', NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_DOCKER_BIN: docker.bin ?? '', NX_SKIP_NX_CACHE: '', CI: '' };
   for (const key of ['NX_DOCKER_REGISTRY', 'PUSH', 'NX_DOCKER_PUSH', 'NX_DOCKER_TAGS', 'NX_SKIP_NX_CACHE', 'CI']) delete baseEnv[key];
 
   // @nx-tools/nx-container: its docker engine insists on buildx — a DOCKER_CONFIG folder with the plugin.

@@ -119,7 +119,31 @@ describe('createNodes through the cache', () => {
     expect(JSON.stringify(infer())).toBe(standaloneFresh);
     expect(standaloneFresh).not.toBe(JSON.stringify(fresh));
   });
+
+  it('a cached answer is not used once a path inference probed appears (the inferred context moves)', () => {
+    // Written for the workspace root: its COPY sources exist there, not in the project folder.
+    const rootContext = 'FROM nxdd-test/node:20\nCOPY package-lock.json ./\nCOPY apps/api/src ./\n';
+    write({ 'package.json': '{"name":"ws"}', 'package-lock.json': '{}', 'apps/api/project.json': '{}', 'apps/api/src/main.js': '', 'apps/api/Dockerfile': rootContext });
+    const run = () => createNodesV2[1](['apps/api/Dockerfile'], {}, context()) as Array<readonly [string, CreateNodesResult]>;
+    const contextOf = (result: Array<readonly [string, CreateNodesResult]>) =>
+      (result[0][1].projects?.['apps/api']?.targets?.['docker-service']?.options as { context?: string }).context;
+    expect(contextOf(run())).toBe('.');
+    expect(contextOf(run())).toBe('.');
+    // The same Dockerfile, but now the project folder holds what it copies: no stale answer.
+    rmSync(join(root, 'package-lock.json'));
+    write({ 'apps/api/package-lock.json': '{}', 'apps/api/apps/api/src/main.js': '' });
+    const cachedAfter = contextOf(run());
+    const fresh = contextOf(createNodesUncached());
+    expect(fresh).not.toBe('.');
+    expect(cachedAfter).toBe(fresh);
+  });
 });
+
+/** What inference answers with the cache file removed. */
+function createNodesUncached() {
+  rmSync(join(root, '.nx'), { recursive: true, force: true });
+  return createNodesV2[1](['apps/api/Dockerfile'], {}, { workspaceRoot: root, nxJsonConfiguration: {} }) as Array<readonly [string, CreateNodesResult]>;
+}
 
 describe('cachedDependencies', () => {
   const ctx = (hash: string) => ({

@@ -11,7 +11,7 @@ import { workspaceDataDirectory } from '../utils/workspace-data';
 export { workspaceDataDirectory };
 
 /** Bump when the cached shape or the meaning of a key changes. */
-const CACHE_FORMAT = 'nx-docker-delta-inference/1';
+const CACHE_FORMAT = 'nx-docker-delta-inference/2';
 
 /** One hash of an ordered list of strings (what devkit's `hashArray` does, on node:crypto). */
 export function hashArray(values: readonly string[]): string {
@@ -128,22 +128,68 @@ export function cacheFileFor(workspaceRoot: string, kind: string, options: unkno
 }
 
 /**
+ * What inference asked the file system besides the Dockerfiles in the key (does `package.json`
+ * exist at the root or in the project? is a project's package.json private?) and what it was
+ * told. A cached result is only used while every answer still holds.
+ */
+type Probe = [kind: 'exists' | 'read', path: string, answer: string];
+let recording: Probe[] | undefined;
+
+/** `existsSync` for inference: recorded with the result being computed, re-checked on a hit. */
+export function probeExists(path: string): boolean {
+  const found = existsSync(path);
+  recording?.push(['exists', path, found ? '1' : '0']);
+  return found;
+}
+
+/** A text file inference reads (undefined when it cannot be read): recorded by its hash. */
+export function probeRead(path: string): string | undefined {
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  recording?.push(['read', path, answerOf(text)]);
+  return text;
+}
+
+const answerOf = (text: string | undefined) => (text === undefined ? '-' : createHash('sha256').update(text).digest('hex'));
+
+function stillTrue(probes: readonly Probe[]): boolean {
+  return probes.every(([kind, path, answer]) => {
+    if (kind === 'exists') return (existsSync(path) ? '1' : '0') === answer;
+    try {
+      return answerOf(readFileSync(path, 'utf8')) === answer;
+    } catch {
+      return answer === '-';
+    }
+  });
+}
+
+/**
  * Wraps a batched createNodes function: same answer, computed only when one of its inputs
- * (see `inferenceKey`) changed since the last call.
+ * (see `inferenceKey`, and the probes the computation made) changed since the last call.
  */
 export function cachedInference<R>(
   infer: () => R,
   input: { files: readonly string[]; workspaceRoot: string; options: unknown; extra?: readonly string[] }
 ): R {
   const key = inferenceKey({ files: input.files, workspaceRoot: input.workspaceRoot, extra: [JSON.stringify(input.options ?? {}), ...(input.extra ?? [])] });
-  const cache = new InferenceCache<R>(cacheFileFor(input.workspaceRoot, 'nodes', input.options));
-  let value = cache.get(key);
-  if (value === undefined) {
-    value = infer();
-    cache.set(key, value);
+  const cache = new InferenceCache<{ value: R; probes: Probe[] }>(cacheFileFor(input.workspaceRoot, 'nodes', input.options));
+  let entry = cache.get(key);
+  if (entry === undefined || !stillTrue(entry.probes)) {
+    const outer = recording;
+    recording = [];
+    try {
+      entry = { value: infer(), probes: recording };
+    } finally {
+      recording = outer;
+    }
+    cache.set(key, entry);
   }
   cache.save();
-  return value;
+  return entry.value;
 }
 
 /** The part of a createDependencies context the wrapper reads (Nx passes more). */

@@ -14,7 +14,7 @@ import { join, posix } from 'node:path';
 import { inferContext, quickCopySources } from '../planning/context';
 import type { Minimatch as MinimatchClass } from 'minimatch';
 import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
-import { cachedDependencies, cachedInference } from './inference-cache';
+import { cachedDependencies, cachedInference, probeExists, probeRead } from './inference-cache';
 import { unsupportedNxMessage } from '../planning/nx-version';
 import { workspaceNxVersion } from '../utils/workspace-nx';
 import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
@@ -146,7 +146,7 @@ function inferDockerTargets(
       projectRoot: service.root,
       directive: service.facts.directives.context,
       sources: copySources,
-      exists: (path) => existsSync(join(context.workspaceRoot, path)),
+      exists: (path) => probeExists(join(context.workspaceRoot, path)),
     });
     return createServiceTargets({
       projectRoot: service.root,
@@ -220,10 +220,10 @@ function fallbackServiceTargets(service: Candidate, options: NormalizedPluginOpt
  * (Nx infers it), and a Dockerfile beside it must not take that over.
  */
 function isPublicPackage(workspaceRoot: string, root: string): boolean {
-  const path = join(workspaceRoot, root, 'package.json');
-  if (!existsSync(path)) return false;
+  const text = probeRead(join(workspaceRoot, root, 'package.json'));
+  if (text === undefined) return false;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')).private !== true;
+    return JSON.parse(text).private !== true;
   } catch {
     return false;
   }
@@ -280,7 +280,7 @@ class ProjectRoots {
     let known = this.known.get(dir);
     if (known === undefined) {
       const abs = join(this.workspaceRoot, dir);
-      known = existsSync(join(abs, 'project.json')) || existsSync(join(abs, 'package.json'));
+      known = probeExists(join(abs, 'project.json')) || probeExists(join(abs, 'package.json'));
       this.known.set(dir, known);
     }
     return known;

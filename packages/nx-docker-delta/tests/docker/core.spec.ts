@@ -509,7 +509,9 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
 
     const r = ok(await ws.nx(['run', 'svc-b:docker-build', STREAM], { env: PUSH_ENV }));
     expect(cacheHits(r.output)).toEqual(['svc-b:docker-service']);
-    expect(projectLines(r.output, 'svc-b')).toContain(`svc-b: ${b.ref} is neither in the registry nor in the local image store — rebuilding it.`);
+    expect(projectLines(r.output, 'svc-b')).toContain(
+      `svc-b: ${b.ref} is neither in the registry nor (as image ${b.imageId.replace(/^sha256:/, '').slice(0, 12)}) in the local image store — rebuilding it.`
+    );
     const rebuilt = ws.readJson(receiptPath('svc-b'));
     expect(rebuilt).toMatchObject({ ref: b.ref, outcome: 'rebuilt', pushed: true });
     expect(await manifestDigest(remoteRepo('svc-b'), b.tags[0])).toBe(rebuilt.digest);
@@ -522,7 +524,9 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     const again = ok(await ws.nx(['run', 'svc-a:docker-build', STREAM], { env: PUSH_ENV }));
     expect(cacheHits(again.output)).toEqual(['svc-a:docker-service']);
     expect(dockerBuilds(projectLines(again.output, 'svc-a'))).toEqual([]);
-    expect(projectLines(again.output, 'svc-a').join('\n')).toContain(`${a.ref} was missing from the registry and was pushed again`);
+    expect(projectLines(again.output, 'svc-a').join('\n')).toContain(
+      `${a.ref} was missing from the registry; the local image ${a.imageId.replace(/^sha256:/, '').slice(0, 12)} it names was pushed again`
+    );
     const pushed = ws.readJson(receiptPath('svc-a'));
     expect(pushed).toMatchObject({ ref: a.ref, outcome: 'pushed' });
     expect(await manifestDigest(remoteRepo('svc-a'), a.tags[0])).toBe(pushed.digest);

@@ -113,7 +113,8 @@ function fixtureFiles(): Record<string, string> {
       2
     ),
     '.gitignore': 'node_modules\ndist\n.nx\n.nx-docker-delta\n',
-    '.dockerignore': 'node_modules\ndist\n.nx\n.nx-docker-delta\n.git\napps\n',
+    // What a workspace that stages pruned contexts ignores: build output and apps stay visible (staging honours .dockerignore).
+    '.dockerignore': 'node_modules\n.nx\n.nx-docker-delta\n.git\n',
     // Unique per run, so the base and every dependency image on it are really built here.
     'Dockerfile.base': `ARG NODE_IMAGE=${NODE_STANDIN}\nFROM \${NODE_IMAGE}\nLABEL dev.nx-docker-delta.test-run=${NS}\nWORKDIR /app\n`,
   };
