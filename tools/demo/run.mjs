@@ -262,6 +262,8 @@ async function main() {
     const base = baseReceipt();
     if (base) refs.push(...base.tags.map((tag) => `${base.image}:${tag}`));
     for (const { name } of SERVICES) for (const old of [before[name], beforeDep[name]]) if (old) refs.push(old.ref);
+    // The shared dependency images (one per dependency content hash) the receipts name.
+    for (const { name } of SERVICES) for (const r of [receipt(name), before[name], beforeDep[name]]) if (r?.deps?.ref) refs.push(r.deps.ref);
     await run(dockerEnv.NX_DOCKER_BIN, ['rmi', '-f', ...new Set(refs)], { quiet: true }).catch(() => undefined);
   }
 }
