@@ -10,7 +10,7 @@
  * copies the umbrella's root mix.exs), and the base's ARG defaults for this machine (no hex:
  * MIX_INSTALL_HEX=false, no build-essential); `init --baseImage` names the local Elixir image.
  */
-import { type AuthRegistry, registryGet, startAuthRegistry } from '../support/auth-registry';
+import { type AuthRegistry, registryGet, startAuthRegistry } from '../support/htpasswd-registry';
 import { buildStepImages, runCloudBuild } from '../support/cloudbuild';
 import { docker, dockerOrThrow, dockerSuiteGate } from '../support/docker';
 import { REPO_ROOT, TestWorkspace, ensurePluginBuilt } from '../support/workspace';
