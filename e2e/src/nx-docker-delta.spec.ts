@@ -203,10 +203,11 @@ function suite(plan: VersionPlan, workspaceDir: () => Promise<string>) {
     for (const s of SERVICES) {
       await ws.nx(['g', 'nx-docker-delta:dockerfile', `--project=${svc(s)}`, `--port=${SERVICE_PORT}`, '--no-interactive']);
     }
-    // Its own base image config per suite run: every service layer then chains from a base no
-    // earlier run (or the other Nx version's suite) built on, so "npm ci ran" or "CACHED" never
-    // depends on what BuildKit's cache happens to hold from before.
-    ws.write(BASE_DOCKERFILE, `${ws.read(BASE_DOCKERFILE)}ENV NXDD_E2E_RUN=${namespace}\n`);
+    // Its own base layer per suite run: every service layer then chains from a base no earlier run
+    // (or the other Nx version's suite) built on, so "npm ci ran" or "CACHED" never depends on what
+    // BuildKit's cache holds from before. A layer, not an ENV: BuildKit keys COPY steps by the
+    // parent's layers only, so an ENV-only difference let a COPY hit an earlier run's cache.
+    ws.write(BASE_DOCKERFILE, `${ws.read(BASE_DOCKERFILE)}RUN echo ${namespace} > /tmp/nxdd-e2e-run\n`);
     // The fixture's TypeScript project references, as Nx wants them; nothing the plugin adds may change them.
     await ws.nx(['sync']);
     await ws.commit('services on nx-docker-delta');
