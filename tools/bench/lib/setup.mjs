@@ -10,6 +10,8 @@ import { contenderRootFiles } from './contenders.mjs';
 
 export const CACHE_DIR = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'nx-docker-delta-bench');
 
+const PLUGIN_DEPS = JSON.parse(readFileSync(new URL('../../../packages/nx-docker-delta/package.json', import.meta.url), 'utf8')).dependencies ?? {};
+
 /** Every package any contender needs, installed once and shared (node_modules is symlinked). */
 const TEMPLATE_DEV_DEPS = {
   ...TOOLCHAIN_DEV_DEPS,
@@ -17,10 +19,9 @@ const TEMPLATE_DEV_DEPS = {
   '@nx/node': '23.2.1',
   '@nx-tools/nx-container': '7.3.0',
   dotenv: '^16.4.5',
-  // nx-docker-delta's own dependencies (its built copy is placed into this node_modules).
-  'dockerfile-ast': '^0.7.1',
-  minimatch: '^10.2.6',
-  semver: '^7.8.6',
+  // nx-docker-delta's own dependencies (its built copy is placed into this node_modules): read from
+  // its package.json, so a new runtime dependency can never be missing here.
+  ...PLUGIN_DEPS,
 };
 
 const sha = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
