@@ -211,7 +211,7 @@ CMD ["node","main.js"]
     expect(read(tree)).not.toMatch(/COPY[^\n]*yarnrc/);
     expect(read(tree)).toContain('--mount=type=secret,id=yarnrc,target=/app/.yarnrc.yml,required=false');
     expect(read(tree)).toContain('YARN_NODE_LINKER=node-modules YARN_ENABLE_GLOBAL_CACHE=true yarn install --immutable');
-    expect(read(tree, 'docker/workspace-base/Dockerfile.base')).toContain('corepack prepare yarn@4.5.3 --activate');
+    expect(read(tree, 'docker/workspace-base/Dockerfile.base')).toContain('RUN npm install -g --force @yarnpkg/cli-dist@4.5.3');
   });
 
   it('compile=docker builds inside the image from a build manifest', async () => {

@@ -45,9 +45,11 @@ function packageManagerInstall(t: NodeToolchain): string[] {
       // --force: official node images already ship a yarn 1 binary at the same path.
       return [`# yarn classic pinned to the workspace's version.`, `RUN npm install -g --force yarn@${t.version ?? '1.22.22'}`];
     case 'yarn-berry':
+      // npm -g too: corepack downloads yarn berry from its own site, outside the npm registry and its proxy/CA settings.
+      // --force: official node images ship a yarn 1 binary at the same path.
       return [
-        `# yarn berry through corepack, pinned to the workspace's "packageManager".`,
-        `RUN corepack enable && corepack prepare yarn@${t.version ?? 'stable'} --activate`,
+        `# yarn berry pinned to the workspace's "packageManager", from the npm registry.`,
+        `RUN npm install -g --force @yarnpkg/cli-dist@${t.version ?? '4'}`,
       ];
   }
 }
