@@ -1,16 +1,25 @@
 /**
  * Docker suite: private dependencies and safe build contexts, with real parts.
  *
- * - A Verdaccio that requires authentication serves @private/greet; the generated Dockerfile
- *   installs it with `npm ci` through the workspace's own `.npmrc` (`${NPM_TOKEN}`), which the
- *   build passes as the BuildKit secret `npmrc` on `--network=host`. Then every layer and config
- *   of every image is scanned for the token, and the receipt, the log and the temp folder too.
+ * - A Verdaccio that requires authentication (htpasswd) serves @private/greet; generated
+ *   Dockerfiles install it with npm ci, pnpm (a pnpm workspace on the generated pnpm base) and
+ *   yarn berry (`.yarnrc.yml` with `npmAuthToken: "${NPM_TOKEN}"`), the workspace's own rc file
+ *   passed as a BuildKit secret on `--network=host`.
+ * - A real sshd on 127.0.0.1 (key-only) serves a git repository; a `git+ssh://` dependency installs
+ *   in the deps step through the forwarded ssh-agent (NX_DOCKER_SSH=default).
+ * - Then the token and the private key are searched for in every file of `docker save` of every
+ *   image built (layer tars, configs with inline cache metadata), the daemon's whole data root (a
+ *   superset of what a registry cache export could upload), the workspaces, receipts, staged
+ *   contexts, temp folders and the log.
  * - A `.dockerignore` table: what a real `docker build` sends (an image that lists its context)
- *   equals what the context reader — the one hashing and staging use — reads, row by row.
+ *   equals what the context reader — the one hashing and staging use — reads, row by row; links
+ *   that escape or are broken are one sentence before docker runs.
  * - `kill -9` of a base-lock holder, then a base build that succeeds at once.
  *
  * Runs with the client the environment gives (NX_DOCKER_BIN: classic BuildKit or buildx).
- * Ports: NXDD_PRIVATE_REGISTRY_PORT, else a free one, for the auth Verdaccio — loopback only.
+ * Ports (loopback only): NXDD_PRIVATE_REGISTRY_PORT / NXDD_PRIVATE_SSH_PORT, else free ones.
+ * Packages from the npm registry: pnpm and yarn berry for the bases (npm install -g) and the
+ * host-side lockfiles (npx).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -18,24 +27,28 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { baseLockPath, ensureBase, planBase } from '../../src/builds/base';
-import { buildService } from '../../src/builds/service';
-import { resolveSettings, targetPlatform } from '../../src/builds/settings';
+import { buildService, type ServiceContext } from '../../src/builds/service';
+import { resolveSettings, targetPlatform, type ImageSettings } from '../../src/builds/settings';
 import { readContextSources, readIgnoreRules } from '../../src/context/reader';
 import { DockerEngine, probeDocker } from '../../src/engine/docker';
 import { renderNodeDockerfile } from '../../src/generators/dockerfile/lib/node-dockerfile';
-import { serviceReceiptPath } from '../../src/planning/targets';
+import { renderNodeBase } from '../../src/generators/init/lib/base-dockerfile';
+import type { NodePackageManager } from '../../src/generators/utils/toolchain';
+import type { ImageReceipt } from '../../src/planning/receipt';
 import { hashContextSources } from '../../src/utils/fs';
 import { docker, DOCKER, dockerOrThrow, dockerSuiteGate, localRefs, removeRefs } from '../support/docker';
 import { startAuthRegistry, type AuthRegistry } from '../support/auth-registry';
+import { mib, scanDataRoot, scanFolders, scanImages, type Needle } from '../support/leak-scan';
+import { startSshGitServer, type SshGitServer } from '../support/ssh-git';
 import { ensurePluginBuilt, PLUGIN_ROOT } from '../support/workspace';
 
 const NODE = 'node:20-bookworm-slim';
 const BUSYBOX = 'nxdd-test/busybox:1';
 const RUN = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 const PREFIX = `nxdd-h10-${RUN}-`;
-/** NXDD_PRIVATE_REGISTRY_PORT, else a port that was free a moment ago (both client modes may run at once). */
-function registryPort(): Promise<number> {
-  if (process.env.NXDD_PRIVATE_REGISTRY_PORT) return Promise.resolve(Number(process.env.NXDD_PRIVATE_REGISTRY_PORT));
+/** The port the environment names (NXDD_PRIVATE_REGISTRY_PORT, NXDD_PRIVATE_SSH_PORT), else one that was free a moment ago (both client modes may run at once). */
+function freePort(variable: string): Promise<number> {
+  if (process.env[variable]) return Promise.resolve(Number(process.env[variable]));
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -69,33 +82,18 @@ function write(root: string, files: Record<string, string>) {
   }
 }
 
-/** Every file inside `docker save` of an image: each layer tar, the config, the manifest. */
-function savedFiles(ref: string, dir: string): Array<{ name: string; bytes: Buffer }> {
-  mkdirSync(dir, { recursive: true });
-  const tar = join(dir, 'image.tar');
-  dockerOrThrow(['save', '-o', tar, ref]);
-  const out = join(dir, 'x');
-  mkdirSync(out);
-  const untar = spawnSync('tar', ['-xf', tar, '-C', out], { encoding: 'utf8' });
-  if (untar.status !== 0) throw new Error(untar.stderr);
-  const files: Array<{ name: string; bytes: Buffer }> = [];
-  const visit = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) visit(join(d, e.name), `${rel}${e.name}/`);
-      else if (e.isFile()) files.push({ name: `${rel}${e.name}`, bytes: readFileSync(join(d, e.name)) });
-    }
-  };
-  visit(out, '');
-  return files;
-}
-
-describeDocker('private npm packages through a BuildKit secret', () => {
+describeDocker('private packages: npm, pnpm and yarn berry through a BuildKit secret, git+ssh through --ssh', () => {
   let registry: AuthRegistry;
-  const ws = join(work, 'ws');
+  let git: SshGitServer;
   const log: string[] = [];
+  /** Every image the builds below made (services, their deps images, bases): all are scanned. */
+  const built = new Set<string>();
+  const workspaces: string[] = [];
+  const emptyUserconfig = join(work, 'empty.npmrc');
 
   beforeAll(async () => {
-    registry = await startAuthRegistry(join(work, 'verdaccio'), await registryPort());
+    writeFileSync(emptyUserconfig, '');
+    registry = await startAuthRegistry(join(work, 'verdaccio'), await freePort('NXDD_PRIVATE_REGISTRY_PORT'));
     const userconfig = join(work, 'publisher.npmrc');
     writeFileSync(userconfig, `${registry.url.replace(/^http:/, '')}/:_authToken=${registry.token}\n`, { mode: 0o600 });
     const pkg = join(work, 'greet');
@@ -106,16 +104,103 @@ describeDocker('private npm packages through a BuildKit secret', () => {
     const env = { ...process.env, NPM_CONFIG_USERCONFIG: userconfig };
     const published = spawnSync('npm', ['publish', pkg, '--registry', registry.url, '--ignore-scripts'], { env, encoding: 'utf8' });
     if (published.status !== 0) throw new Error(`npm publish failed: ${published.stderr}`);
+    git = await startSshGitServer(join(work, 'git-ssh'), await freePort('NXDD_PRIVATE_SSH_PORT'), {
+      name: 'ssh-greet',
+      files: {
+        'package.json': JSON.stringify({ name: 'ssh-greet', version: '1.0.0', main: 'index.js' }),
+        'index.js': "module.exports = () => 'hello from a git+ssh package';\n",
+      },
+    });
+  }, 180_000);
 
-    // The workspace as a user has it: a committed .npmrc that names the token by variable.
+  afterAll(async () => {
+    await git?.stop();
+    await registry?.stop();
+  });
+
+  /** The `.npmrc` a user commits: the registry of the scope and the token by variable. */
+  const npmrc = () => `@private:registry=${registry.url}/\n${registry.url.replace(/^http:/, '')}/:_authToken=\${NPM_TOKEN}\n`;
+
+  function ctx(ws: string, project: string, settings: ImageSettings, bases: ServiceContext['bases'] = []): ServiceContext {
+    return {
+      workspaceRoot: ws,
+      project,
+      projectRoot: '.',
+      projectGraph: { nodes: {}, dependencies: {} },
+      engine,
+      settings,
+      bases,
+      inputHash: `h10-${RUN}-${project}`,
+      log: (line: string) => log.push(line),
+      git: { sha: 'a'.repeat(40), remote: `https://gitlab-ci-token:${registry.token}@gitlab.example/o/r.git` },
+    };
+  }
+
+  /**
+   * A workspace with the generated Dockerfile.base (init's renderer) and service Dockerfile,
+   * built like docker-build does: the base, the shared dependency image (deps stage, where the
+   * secret and the agent are used), then the service on both.
+   */
+  async function buildOnBase(
+    ws: string,
+    project: string,
+    pm: NodePackageManager,
+    lockfile: string,
+    env: NodeJS.ProcessEnv,
+    options: { version?: string; osBuildDeps?: string } = {}
+  ): Promise<ImageReceipt> {
+    let base = renderNodeBase({ kind: 'node', packageManager: pm, version: options.version, lockfile, nodeMajor: '20' }, 'debian', { needed: false, packages: [] });
+    if (options.osBuildDeps) base = base.replace('ARG OS_BUILD_DEPS=""', `ARG OS_BUILD_DEPS="${options.osBuildDeps}"`);
+    writeFileSync(join(ws, 'Dockerfile.base'), base);
+    writeFileSync(
+      join(ws, 'Dockerfile'),
+      renderNodeDockerfile({
+        projectName: project,
+        projectRoot: '.',
+        packageManager: pm,
+        lockfile,
+        buildOutputPath: 'out',
+        main: 'main.js',
+        compile: 'host',
+        runtime: 'debian-slim',
+        nodeMajor: '20',
+        baseImage: `${project}-base`,
+        runtimeImage: NODE,
+      })
+    );
+    const settings = resolveSettings({ imagePrefix: PREFIX, tags: ['latest'] }, env, {}, ws);
+    const spec = { name: project, dockerfile: 'Dockerfile.base', context: '.' };
+    const receipt = await buildService({ dockerfile: 'Dockerfile', context: '.', base: project }, ctx(ws, project, settings, [{ spec, project }]));
+    workspaces.push(ws);
+    for (const ref of [receipt.ref, receipt.deps?.ref, receipt.base?.ref]) if (ref) built.add(ref);
+    return receipt;
+  }
+
+  /** What the image prints when run: the private package's greeting. */
+  const runs = (ref: string) => docker(['run', '--rm', ref]).stdout.trim();
+
+  it('the registry refuses anonymous reads (the token is really needed)', () => {
+    const view = (userconfig: string) =>
+      spawnSync('npm', ['view', '@private/greet', 'version', '--registry', registry.url], {
+        env: { ...process.env, NPM_CONFIG_USERCONFIG: userconfig },
+        encoding: 'utf8',
+      });
+    const anonymous = view(emptyUserconfig);
+    expect(anonymous.status).not.toBe(0);
+    expect(anonymous.stderr).toMatch(/E401|E403/);
+    expect(view(join(work, 'publisher.npmrc')).stdout.trim()).toBe('1.0.0');
+  });
+
+  it('npm ci in the generated Dockerfile installs it with the .npmrc secret', async () => {
+    const ws = join(work, 'ws-npm');
     write(ws, {
-      '.npmrc': `@private:registry=${registry.url}/\n${registry.url.replace(/^http:/, '')}/:_authToken=\${NPM_TOKEN}\n`,
+      '.npmrc': npmrc(),
       'package.json': JSON.stringify({ name: 'svc', version: '1.0.0', dependencies: { '@private/greet': '1.0.0' } }, null, 2),
       'dist/main.js': "console.log(require('@private/greet')());\n",
     });
     const locked = spawnSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
       cwd: ws,
-      env: { ...process.env, NPM_TOKEN: registry.token, NPM_CONFIG_USERCONFIG: join(work, 'empty.npmrc') },
+      env: { ...process.env, NPM_TOKEN: registry.token, NPM_CONFIG_USERCONFIG: emptyUserconfig },
       encoding: 'utf8',
     });
     if (locked.status !== 0) throw new Error(`npm install --package-lock-only failed: ${locked.stderr}`);
@@ -135,84 +220,169 @@ describeDocker('private npm packages through a BuildKit secret', () => {
         runtimeImage: NODE,
       })
     );
-  }, 180_000);
-
-  afterAll(async () => {
-    await registry?.stop();
-  });
-
-  it('the registry refuses anonymous reads (the token is really needed)', () => {
-    const view = (userconfig: string) =>
-      spawnSync('npm', ['view', '@private/greet', 'version', '--registry', registry.url], {
-        env: { ...process.env, NPM_CONFIG_USERCONFIG: userconfig },
-        encoding: 'utf8',
-      });
-    const anonymous = view(join(work, 'empty.npmrc'));
-    expect(anonymous.status).not.toBe(0);
-    expect(anonymous.stderr).toMatch(/E401|E403/);
-    expect(view(join(work, 'publisher.npmrc')).stdout.trim()).toBe('1.0.0');
-  });
-
-  it('npm ci in the generated Dockerfile installs it with the .npmrc secret; no token anywhere in any image', async () => {
     const env = { NPM_TOKEN: registry.token, NX_DOCKER_NETWORK: 'host' };
     const settings = resolveSettings({ imagePrefix: PREFIX, tags: ['latest'] }, env, {}, ws);
     expect(settings.network).toBe('host');
     expect(settings.secrets.map((s) => s.id)).toEqual(['npmrc']);
-    const ctx = (target?: string) => ({
-      workspaceRoot: ws,
-      project: target ? `svc-${target}` : 'svc',
-      projectRoot: '.',
-      projectGraph: { nodes: {}, dependencies: {} },
-      engine,
-      settings,
-      bases: [],
-      inputHash: `h10-${RUN}${target ? `-${target}` : ''}`,
-      log: (line: string) => log.push(line),
-      git: { sha: 'a'.repeat(40), remote: `https://gitlab-ci-token:${registry.token}@gitlab.example/o/r.git` },
-    });
-    const receipt = await buildService({ dockerfile: 'Dockerfile', context: '.', base: false }, ctx());
-    const deps = await buildService({ dockerfile: 'Dockerfile', context: '.', base: false, target: 'deps' }, ctx('deps'));
+    const receipt = await buildService({ dockerfile: 'Dockerfile', context: '.', base: false }, { ...ctx(ws, 'svc', settings), inputHash: `h10-${RUN}` });
+    const deps = await buildService({ dockerfile: 'Dockerfile', context: '.', base: false, target: 'deps' }, { ...ctx(ws, 'svc-deps', settings), inputHash: `h10-${RUN}-deps` });
+    workspaces.push(ws);
+    built.add(receipt.ref);
+    built.add(deps.ref);
 
-    // The private package was installed and runs.
-    const ran = docker(['run', '--rm', receipt.ref]);
-    expect(ran.stdout.trim()).toBe('hello from a private package');
+    expect(runs(receipt.ref)).toBe('hello from a private package');
     expect(log.join('\n')).toContain('Build secrets (values hidden): npmrc');
-
-    // The token is nowhere: not in a layer, a config (labels, history), the receipt or the log.
-    const scanned: string[] = [];
-    for (const [i, ref] of [receipt.ref, deps.ref].entries()) {
-      for (const file of savedFiles(ref, join(work, `save-${i}`))) {
-        scanned.push(`${ref} ${file.name}`);
-        expect({ file: file.name, leaks: file.bytes.includes(registry.token) }).toEqual({ file: file.name, leaks: false });
-        expect({ file: file.name, npmrc: /(^|\/)\.npmrc$/.test(file.name) }).toEqual({ file: file.name, npmrc: false });
-      }
-    }
-    const layers = scanned.filter((s) => s.endsWith('layer.tar'));
-    expect(layers.length).toBeGreaterThanOrEqual(4);
-    // eslint-disable-next-line no-console
-    console.log(`private-deps: scanned ${scanned.length} files (${layers.length} layer tars) of 2 images — token found in none`);
     const labels = JSON.parse(dockerOrThrow(['image', 'inspect', '--format', '{{json .Config.Labels}}', receipt.ref]));
     expect(labels['org.opencontainers.image.source']).toBe('https://gitlab.example/o/r');
-    const receiptText = readFileSync(join(ws, serviceReceiptPath('.')), 'utf8');
-    expect(receiptText.includes(registry.token)).toBe(false);
-    expect(log.join('\n').includes(registry.token)).toBe(false);
-    // No .npmrc in the image's file system either (the secret mount leaves nothing behind).
+    // No .npmrc in the image's file system (the secret mount leaves nothing behind).
     expect(docker(['run', '--rm', '--entrypoint', 'sh', receipt.ref, '-c', 'ls -A /app']).stdout.split('\n')).not.toContain('.npmrc');
-    // The 0600 temp files are gone after the build.
-    const leftovers = readdirSync(tmpdir())
-      .filter((d) => d.startsWith('nx-docker-delta-'))
-      .flatMap((d) => {
-        try {
-          return readdirSync(join(tmpdir(), d)).map((f) => readFileSync(join(tmpdir(), d, f)));
-        } catch {
-          return [];
-        }
-      });
-    expect(leftovers.some((b) => b.includes(registry.token))).toBe(false);
   }, 300_000);
 
+  it('pnpm: a pnpm workspace (pnpm-lock.yaml) on the generated pnpm base installs it with the .npmrc secret', async () => {
+    const ws = join(work, 'ws-pnpm');
+    write(ws, {
+      '.npmrc': npmrc(),
+      'package.json': JSON.stringify({ name: 'svc-pnpm', version: '1.0.0', packageManager: 'pnpm@9.15.9', dependencies: { '@private/greet': '1.0.0' } }, null, 2),
+      'pnpm-workspace.yaml': 'packages:\n  - "libs/*"\n',
+      'out/main.js': "console.log(require('@private/greet')());\n",
+    });
+    const locked = spawnSync('npx', ['-y', 'pnpm@9.15.9', 'install', '--lockfile-only', '--ignore-scripts'], {
+      cwd: ws,
+      env: { ...process.env, NPM_TOKEN: registry.token, NPM_CONFIG_YES: 'true' },
+      encoding: 'utf8',
+    });
+    if (locked.status !== 0) throw new Error(`pnpm install --lockfile-only failed: ${locked.stdout}\n${locked.stderr}`);
+    expect(readFileSync(join(ws, 'pnpm-lock.yaml'), 'utf8')).toContain('@private/greet');
+    const receipt = await buildOnBase(ws, 'svc-pnpm', 'pnpm', 'pnpm-lock.yaml', { NPM_TOKEN: registry.token, NX_DOCKER_NETWORK: 'host' }, { version: '9.15.9' });
+    expect(receipt.deps?.ref).toBeDefined();
+    expect(runs(receipt.ref)).toBe('hello from a private package');
+    expect(docker(['run', '--rm', receipt.ref, 'node', '-e', "console.log(require('fs').realpathSync('node_modules/@private/greet'))"]).stdout).toMatch(/\.pnpm\/@private\+greet@1\.0\.0/);
+  }, 300_000);
+
+  it('yarn berry: .yarnrc.yml with npmAuthToken "${NPM_TOKEN}" is the yarnrc secret, never copied', async () => {
+    const ws = join(work, 'ws-berry');
+    write(ws, {
+      '.yarnrc.yml': [
+        `npmRegistryServer: "${registry.url}"`,
+        'npmAuthToken: "${NPM_TOKEN}"',
+        'npmAlwaysAuth: true',
+        'unsafeHttpWhitelist:',
+        '  - "127.0.0.1"',
+        '',
+      ].join('\n'),
+      'package.json': JSON.stringify({ name: 'svc-berry', version: '1.0.0', packageManager: 'yarn@4.5.3', dependencies: { '@private/greet': '1.0.0' } }, null, 2),
+      'out/main.js': "console.log(require('@private/greet')());\n",
+    });
+    const locked = spawnSync('npx', ['-y', '-p', '@yarnpkg/cli-dist@4.5.3', 'yarn', 'install', '--mode=update-lockfile'], {
+      cwd: ws,
+      env: {
+        ...process.env,
+        NPM_TOKEN: registry.token,
+        NPM_CONFIG_YES: 'true',
+        YARN_GLOBAL_FOLDER: join(work, 'yarn-global'),
+        YARN_ENABLE_TELEMETRY: '0',
+        YARN_ENABLE_GLOBAL_CACHE: 'true',
+      },
+      encoding: 'utf8',
+    });
+    if (locked.status !== 0) throw new Error(`yarn install --mode=update-lockfile failed: ${locked.stdout}\n${locked.stderr}`);
+    expect(readFileSync(join(ws, 'yarn.lock'), 'utf8')).toContain('@private/greet@npm:1.0.0');
+    const env = { NPM_TOKEN: registry.token, NX_DOCKER_NETWORK: 'host' };
+    expect(resolveSettings({}, env, {}, ws).secrets.map((s) => s.id)).toEqual(['yarnrc']);
+    const receipt = await buildOnBase(ws, 'svc-berry', 'yarn-berry', 'yarn.lock', env, { version: '4.5.3' });
+    expect(readFileSync(join(ws, 'Dockerfile'), 'utf8')).not.toMatch(/COPY[^\n]*yarnrc/);
+    expect(runs(receipt.ref)).toBe('hello from a private package');
+    expect(docker(['run', '--rm', '--entrypoint', 'sh', receipt.ref, '-c', 'ls -A /app']).stdout.split('\n')).not.toContain('.yarnrc.yml');
+  }, 300_000);
+
+  it('git+ssh: a dependency on a key-only git server installs through the forwarded agent (NX_DOCKER_SSH=default)', async () => {
+    const ws = join(work, 'ws-ssh');
+    write(ws, {
+      'package.json': JSON.stringify({ name: 'svc-ssh', version: '1.0.0', dependencies: { 'ssh-greet': git.dependencyUrl } }, null, 2),
+      'out/main.js': "console.log(require('ssh-greet')());\n",
+    });
+    // Without the agent the server refuses: the key is really needed.
+    const hostGit = (sock?: string) =>
+      spawnSync('git', ['ls-remote', git.dependencyUrl.replace(/^git\+/, '')], {
+        env: { ...process.env, SSH_AUTH_SOCK: sock ?? '', GIT_SSH_COMMAND: `${git.gitSshCommand} -o BatchMode=yes -o IdentityFile=/dev/null` },
+        encoding: 'utf8',
+      });
+    expect(hostGit().status).not.toBe(0);
+    expect(hostGit(git.agentSocket).stdout).toMatch(/^[0-9a-f]{40}\tHEAD$/m);
+    const locked = spawnSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: ws,
+      env: { ...process.env, SSH_AUTH_SOCK: git.agentSocket, GIT_SSH_COMMAND: git.gitSshCommand, NPM_CONFIG_USERCONFIG: emptyUserconfig },
+      encoding: 'utf8',
+    });
+    if (locked.status !== 0) throw new Error(`npm install --package-lock-only failed: ${locked.stderr}`);
+    expect(readFileSync(join(ws, 'package-lock.json'), 'utf8')).toContain(`"resolved": "${git.dependencyUrl}#`);
+
+    // `eval $(ssh-agent)` as a user or CI does: the docker client forwards $SSH_AUTH_SOCK for `--ssh default`.
+    const before = process.env.SSH_AUTH_SOCK;
+    process.env.SSH_AUTH_SOCK = git.agentSocket;
+    try {
+      const env = { NX_DOCKER_SSH: 'default', NX_DOCKER_NETWORK: 'host' };
+      expect(resolveSettings({}, env, {}, ws).ssh).toEqual(['default']);
+      // The base needs git and an ssh client: the generated base's OS_BUILD_DEPS, extended as the README says.
+      const receipt = await buildOnBase(ws, 'svc-ssh', 'npm', 'package-lock.json', env, { osBuildDeps: 'git openssh-client' });
+      expect(runs(receipt.ref)).toBe('hello from a git+ssh package');
+      expect(docker(['run', '--rm', '--entrypoint', 'sh', receipt.deps?.ref ?? receipt.ref, '-c', 'ls -A /run/buildkit 2>/dev/null | wc -l']).stdout.trim()).toBe('0');
+    } finally {
+      if (before === undefined) delete process.env.SSH_AUTH_SOCK;
+      else process.env.SSH_AUTH_SOCK = before;
+    }
+  }, 400_000);
+
+  it('the token and the ssh key are nowhere: every layer and config, the data root, receipts, log, contexts, temp folders', () => {
+    expect(built.size).toBeGreaterThanOrEqual(9);
+    const needles: Needle[] = [
+      { name: 'registry token', value: registry.token },
+      { name: 'ssh private key', value: git.privateKeyLine },
+    ];
+    // Control: this run's image prefix is in every saved manifest and in the daemon's repositories.json,
+    // so a scan that reads nothing cannot pass; and the publisher's own .npmrc does hold the token.
+    const control: Needle = { name: 'control', value: PREFIX };
+    const split = (scan: { hits: string[] }) => {
+      const controls = scan.hits.filter((h) => h.startsWith('control in '));
+      scan.hits = scan.hits.filter((h) => !h.startsWith('control in '));
+      return controls;
+    };
+    expect(scanFolders('control', [join(work, 'publisher.npmrc')], needles, join(work, 'scan-control')).hits).toEqual([
+      `registry token in ${join(work, 'publisher.npmrc')}`,
+    ]);
+    const images = scanImages([...built], [...needles, control], join(work, 'scan-images'));
+    expect(split(images)).toContain('control in manifest.json');
+    const folders = scanFolders(
+      'workspaces (sources, lockfiles, receipts, staged contexts) and temp folders',
+      [...workspaces, ...readdirSync(tmpdir()).filter((d) => d.startsWith('nx-docker-delta-')).map((d) => join(tmpdir(), d))],
+      needles,
+      join(work, 'scan-folders')
+    );
+    const dataRoot = scanDataRoot([...needles, control], join(work, 'scan-root'));
+    if (!('skipped' in dataRoot)) expect(split(dataRoot).length).toBeGreaterThan(0);
+    const logHits = needles.filter((n) => log.join('\n').includes(n.value)).map((n) => `${n.name} in the build log`);
+
+    const lines = [
+      `${images.area}: ${images.layerTars} layer tars, ${images.configs} configs (${images.inlineCacheConfigs} with inline cache metadata), ${images.files} files, ${mib(images.bytes)} in ${images.ms} ms`,
+      `${folders.area}: ${folders.files} files, ${mib(folders.bytes)}`,
+      'skipped' in dataRoot ? `daemon data root: SKIPPED — ${dataRoot.skipped}` : `${dataRoot.area}: ${dataRoot.files} files, ${mib(dataRoot.bytes)} in ${dataRoot.ms} ms`,
+      `build log: ${log.length} lines`,
+    ];
+    const hits = [...images.hits, ...folders.hits, ...('skipped' in dataRoot ? [] : dataRoot.hits), ...logHits];
+    // eslint-disable-next-line no-console
+    console.log(`private-deps scan (${engine.client.mode}):\n  ${lines.join('\n  ')}\n  → registry token and ssh private key ${hits.length ? `FOUND: ${hits.join('; ')}` : 'found in none'}`);
+    if ('skipped' in dataRoot) {
+      // eslint-disable-next-line no-console
+      console.warn(`SKIPPED the data root scan: ${dataRoot.skipped}`);
+    }
+    expect(hits).toEqual([]);
+    // Each image's config carries the inline cache metadata a registry cache import reads (BUILDKIT_INLINE_CACHE=1): it was searched too.
+    expect(images.inlineCacheConfigs).toBeGreaterThan(0);
+    expect(images.layerTars).toBeGreaterThanOrEqual(8);
+  }, 600_000);
+
   it('without NPM_TOKEN the build stops before docker runs, with one sentence', () => {
-    expect(() => resolveSettings({}, {}, {}, ws)).toThrow(
+    expect(() => resolveSettings({}, {}, {}, join(work, 'ws-npm'))).toThrow(
       ".npmrc uses ${NPM_TOKEN}, which is not set in this build's environment — export NPM_TOKEN (in CI, from a secret) or remove that line."
     );
   });
@@ -280,35 +450,25 @@ describeDocker('.dockerignore: the context reader sends what docker build sends'
     const tag = `${PREFIX}ctx:row-${++rowNumber}`;
     expect(readerSees(context, dockerfile)).toEqual(dockerSees(context, dockerfile, tag));
   }, 120_000);
-});
-
-describeDocker('ssh agent forwarding (git+ssh dependencies)', () => {
-  it('--ssh reaches a RUN --mount=type=ssh step as a socket, and nothing of it stays in the image', async () => {
-    if (spawnSync('ssh-agent', ['-h']).error) throw new Error('ssh-agent is missing — install openssh-client (apt-get install openssh-client).');
-    const sock = join(work, 'agent.sock');
-    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-    try {
-      for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(existsSync(sock)).toBe(true);
-      const dir = join(work, 'ssh-ctx');
-      write(dir, {
-        Dockerfile: `FROM ${BUSYBOX}\nRUN --mount=type=ssh,required=false if test -S "$SSH_AUTH_SOCK"; then echo forwarded; else echo absent; fi > /ssh\n`,
-      });
-      const settings = resolveSettings({ ssh: [`default=${sock}`] }, {}, {}, dir);
-      expect(settings.ssh).toEqual([`default=${sock}`]);
-      const build = (ssh: string[], tag: string) =>
-        engine.build(
-          { dockerfile: join(dir, 'Dockerfile'), context: dir, tags: [tag], buildArgs: {}, labels: {}, cacheFrom: [], push: false, noCache: true, ssh },
-          { what: 'ssh probe' }
-        );
-      await build(settings.ssh, `${PREFIX}ssh:with`);
-      await build([], `${PREFIX}ssh:without`);
-      expect(dockerOrThrow(['run', '--rm', `${PREFIX}ssh:with`, 'cat', '/ssh']).trim()).toBe('forwarded');
-      expect(dockerOrThrow(['run', '--rm', `${PREFIX}ssh:without`, 'cat', '/ssh']).trim()).toBe('absent');
-      expect(dockerOrThrow(['run', '--rm', `${PREFIX}ssh:with`, 'sh', '-c', 'ls -A /run/buildkit 2>/dev/null | wc -l']).trim()).toBe('0');
-    } finally {
-      agent.kill('SIGTERM');
-    }
+  it('links that leave the context or are broken: docker sends them dangling; the reader stops with one sentence, and ignoring them agrees again', () => {
+    const context = mkdtempSync(join(work, 'ctx-'));
+    write(context, FILES);
+    const dfDir = mkdtempSync(join(work, 'df-'));
+    const dockerfile = join(dfDir, 'list.Dockerfile');
+    writeFileSync(dockerfile, LIST);
+    symlinkSync('/etc/hostname', join(context, 'app/host'));
+    symlinkSync('gone.js', join(context, 'app/broken.js'));
+    // What docker itself does: both links reach the image, pointing at nothing there.
+    const sent = dockerSees(context, dockerfile, `${PREFIX}ctx:links-sent`);
+    expect(sent).toEqual(expect.arrayContaining(['l app/host /etc/hostname', 'l app/broken.js gone.js']));
+    writeFileSync(join(context, '.dockerignore'), 'app/broken.js\n');
+    expect(() => readerSees(context, dockerfile)).toThrow(
+      'app/host is a symbolic link to /etc/hostname, outside the workspace — Docker would copy a dangling link: replace it with the file itself, point it inside the workspace, or add it to .dockerignore.'
+    );
+    writeFileSync(join(context, '.dockerignore'), 'app/host\n');
+    expect(() => readerSees(context, dockerfile)).toThrow('app/broken.js is a broken symbolic link (to gone.js) — fix or delete it, or add it to .dockerignore.');
+    writeFileSync(join(context, '.dockerignore'), 'app/host\napp/broken.js\n');
+    expect(readerSees(context, dockerfile)).toEqual(dockerSees(context, dockerfile, `${PREFIX}ctx:links-ignored`));
   }, 120_000);
 });
 
