@@ -2,8 +2,8 @@
  * Docker suite: private dependencies and safe build contexts, with real parts.
  *
  * - A Verdaccio that requires authentication (htpasswd) serves @private/greet; generated
- *   Dockerfiles install it with npm ci, pnpm (a pnpm workspace on the generated pnpm base) and
- *   yarn berry (`.yarnrc.yml` with `npmAuthToken: "${NPM_TOKEN}"`), the workspace's own rc file
+ *   Dockerfiles install it with npm ci, pnpm (a pnpm workspace on the generated pnpm base), yarn
+ *   classic and yarn berry (`.yarnrc.yml` with `npmAuthToken: "${NPM_TOKEN}"`), the workspace's own rc file
  *   passed as a BuildKit secret on `--network=host`.
  * - A real sshd on 127.0.0.1 (key-only) serves a git repository; a `git+ssh://` dependency installs
  *   in the deps step through the forwarded ssh-agent (NX_DOCKER_SSH=default).
@@ -18,7 +18,7 @@
  *
  * Runs with the client the environment gives (NX_DOCKER_BIN: classic BuildKit or buildx).
  * Ports (loopback only): NXDD_PRIVATE_REGISTRY_PORT / NXDD_PRIVATE_SSH_PORT, else free ones.
- * Packages from the npm registry: pnpm and yarn berry for the bases (npm install -g) and the
+ * Packages from the npm registry: pnpm, yarn and yarn berry for the bases (npm install -g) and the
  * host-side lockfiles (npx).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -82,7 +82,7 @@ function write(root: string, files: Record<string, string>) {
   }
 }
 
-describeDocker('private packages: npm, pnpm and yarn berry through a BuildKit secret, git+ssh through --ssh', () => {
+describeDocker('private packages: npm, pnpm, yarn classic and yarn berry through a BuildKit secret, git+ssh through --ssh', () => {
   let registry: AuthRegistry;
   let git: SshGitServer;
   const log: string[] = [];
@@ -295,6 +295,25 @@ describeDocker('private packages: npm, pnpm and yarn berry through a BuildKit se
     expect(docker(['run', '--rm', '--entrypoint', 'sh', receipt.ref, '-c', 'ls -A /app']).stdout.split('\n')).not.toContain('.yarnrc.yml');
   }, 300_000);
 
+  it('yarn classic: the .npmrc secret serves yarn 1 too', async () => {
+    const ws = join(work, 'ws-yarn');
+    write(ws, {
+      '.npmrc': npmrc(),
+      'package.json': JSON.stringify({ name: 'svc-yarn', version: '1.0.0', packageManager: 'yarn@1.22.22', dependencies: { '@private/greet': '1.0.0' } }, null, 2),
+      'out/main.js': "console.log(require('@private/greet')());\n",
+    });
+    const locked = spawnSync('npx', ['-y', 'yarn@1.22.22', 'install', '--ignore-scripts', '--non-interactive', '--no-progress'], {
+      cwd: ws,
+      env: { ...process.env, NPM_TOKEN: registry.token, NPM_CONFIG_YES: 'true', YARN_CACHE_FOLDER: join(work, 'yarn1-cache') },
+      encoding: 'utf8',
+    });
+    if (locked.status !== 0) throw new Error(`yarn install failed: ${locked.stdout}\n${locked.stderr}`);
+    rmSync(join(ws, 'node_modules'), { recursive: true, force: true });
+    expect(readFileSync(join(ws, 'yarn.lock'), 'utf8')).toContain('"@private/greet@1.0.0"');
+    const receipt = await buildOnBase(ws, 'svc-yarn', 'yarn', 'yarn.lock', { NPM_TOKEN: registry.token, NX_DOCKER_NETWORK: 'host' }, { version: '1.22.22' });
+    expect(runs(receipt.ref)).toBe('hello from a private package');
+  }, 300_000);
+
   it('git+ssh: a dependency on a key-only git server installs through the forwarded agent (NX_DOCKER_SSH=default)', async () => {
     const ws = join(work, 'ws-ssh');
     write(ws, {
@@ -334,7 +353,7 @@ describeDocker('private packages: npm, pnpm and yarn berry through a BuildKit se
   }, 400_000);
 
   it('the token and the ssh key are nowhere: every layer and config, the data root, receipts, log, contexts, temp folders', () => {
-    expect(built.size).toBeGreaterThanOrEqual(9);
+    expect(built.size).toBeGreaterThanOrEqual(12);
     const needles: Needle[] = [
       { name: 'registry token', value: registry.token },
       { name: 'ssh private key', value: git.privateKeyLine },
