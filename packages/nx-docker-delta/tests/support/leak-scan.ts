@@ -4,7 +4,7 @@
  * cache metadata, the manifest), the daemon's whole data root (overlay2 snapshots, image/,
  * buildkit/ content and cache stores — a superset of anything a registry cache export could
  * upload), and any other folders (workspaces, staged contexts, temp folders). A fast streaming
- * search (`grep -rlF`) does the reading; files that vanish mid-scan (other builds on the shared
+ * search (`grep -rF`) does the reading; files that vanish mid-scan (other builds on the shared
  * daemon) are skipped silently.
  */
 import { spawnSync } from 'node:child_process';
@@ -64,32 +64,28 @@ function census(root: string): { files: number; bytes: number } {
   return { files, bytes };
 }
 
-/** `grep -rlF` of every needle under the roots; returns hits as `<needle> in <file>`. */
+/** `grep -rF` of every needle under the roots; returns hits as `<needle> in <file>`. */
 function grepRoots(roots: string[], needles: Needle[], scratch: string): string[] {
   if (roots.length === 0) return [];
   mkdirSync(scratch, { recursive: true });
   const patterns = join(scratch, 'patterns');
   writeFileSync(patterns, needles.map((n) => n.value).join('\n') + '\n', { mode: 0o600 });
-  // -s: files that vanish mid-scan are not errors; -D/--devices skip: sockets and fifos are not read;
+  // -s: files that vanish mid-scan are not errors; -D skip: sockets and fifos are not read; -a -o -H: every
+  // match is printed as `<file>:<needle>` (binary files too), so a hit never needs a second read;
   // `merged` folders are overlay mounts of running containers, whose lower and upper dirs are scanned anyway.
-  const found = spawnSync('grep', ['-rlsF', '-D', 'skip', '--exclude-dir=merged', '-f', patterns, '--', ...roots], {
+  const found = spawnSync('grep', ['-rsaoHF', '-D', 'skip', '--exclude-dir=merged', '-f', patterns, '--', ...roots], {
     encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
+    maxBuffer: 256 * 1024 * 1024,
   });
   if (found.error) throw found.error;
-  const files = (found.stdout ?? '').split('\n').filter(Boolean);
-  const hits: string[] = [];
-  for (const file of files) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(file);
-    } catch {
-      hits.push(`(a needle) in ${file} (vanished before it could be re-read)`);
-      continue;
-    }
-    for (const n of needles) if (bytes.includes(n.value)) hits.push(`${n.name} in ${file}`);
+  // Exit 2 also means "a file vanished" (silenced by -s); anything grep still prints on stderr is a real failure.
+  if (found.status === 2 && found.stderr.trim()) throw new Error(`grep failed: ${found.stderr.trim()}`);
+  const hits = new Set<string>();
+  for (const line of (found.stdout ?? '').split('\n')) {
+    const needle = needles.find((n) => line.endsWith(`:${n.value}`));
+    if (needle) hits.add(`${needle.name} in ${line.slice(0, -(needle.value.length + 1))}`);
   }
-  return hits;
+  return [...hits];
 }
 
 /** Every file of one `docker save` of all `refs` (layers shared between them are saved once). */
