@@ -178,6 +178,35 @@ describe('parseProgress', () => {
     ]);
   });
 
+  it('counts the steps of stages with 10 or more steps, whose numbers BuildKit pads ([deps  4/10], [ 4/10]), and platform-prefixed names', () => {
+    const padded = [
+      '#4 [deps  1/10] FROM docker.io/library/node:20-bookworm-slim',
+      '#4 DONE 0.0s',
+      '#5 [deps  2/10] WORKDIR /app',
+      '#5 CACHED',
+      '#8 [deps  4/10] COPY package.json pnpm-lock.yaml ./',
+      '#8 DONE 0.1s',
+      '#15 [deps 10/10] RUN pnpm install --frozen-lockfile',
+      '#15 DONE 54.3s',
+      '#16 [ 9/12] RUN echo unnamed stage',
+      '#16 DONE 0.2s',
+      '#17 [linux/amd64 runtime 2/3] COPY --from=deps /app/node_modules ./node_modules',
+      '#17 CACHED',
+    ].join('\n');
+    expect(parseProgress(padded)).toMatchObject({
+      total: 5,
+      cached: 2,
+      run: 3,
+      steps: [
+        { name: '[deps  2/10] WORKDIR /app', cached: true },
+        { name: '[deps  4/10] COPY package.json pnpm-lock.yaml ./', cached: false },
+        { name: '[deps 10/10] RUN pnpm install --frozen-lockfile', cached: false },
+        { name: '[ 9/12] RUN echo unnamed stage', cached: false },
+        { name: '[linux/amd64 runtime 2/3] COPY --from=deps /app/node_modules ./node_modules', cached: true },
+      ],
+    });
+  });
+
   it('reports a failing COPY with an empty log', () => {
     expect(parseProgress(MISSING_COPY).failedStep).toEqual({ name: '[2/3] COPY missing.txt ./', log: [] });
   });

@@ -19,7 +19,12 @@ const VERTEX = /^#(\d+) (.*)$/;
 const PODMAN_STEP = /^STEP (\d+\/\d+): (.*)$/;
 const PODMAN_CACHED = /^--> Using cache /;
 const PODMAN_ERROR = /^Error: (?:error )?building at STEP "/i;
-const STEP_NAME = /^\[(?:[^\]\s]+ )?\d+\/\d+\] (.*)$/;
+/**
+ * `[deps 2/4] RUN …`. BuildKit pads the step number to the width of the stage's step count
+ * (`[deps  4/10]`, `[ 4/10]` in an unnamed stage) and may prefix the platform
+ * (`[linux/amd64 deps 2/4]`).
+ */
+const STEP_NAME = /^\[(?:[^\]]*\s)?\s*\d+\/\d+\] (.*)$/;
 
 export class ProgressParser {
   private readonly names = new Map<string, string>();
