@@ -99,3 +99,23 @@ export function parseProgress(output: string): StepStats {
   for (const line of output.split(/\r?\n/)) parser.push(line);
   return parser.stats();
 }
+
+/**
+ * What a docker client prints when the daemon goes away during a build (restarted, crashed,
+ * killed). Only the client's own lines count, not a step's log (those start with `#<n> `).
+ */
+const DAEMON_LOST = [
+  /^cannot write .*iid.* because server did not provide an image ID/i,
+  /Cannot connect to the Docker daemon/i,
+  /^unexpected EOF$/,
+  /^failed to dial gRPC: /i,
+  /^error reading from server: EOF$/i,
+];
+
+/** True when a failed build's output says the daemon went away mid-build rather than a step failing. */
+export function daemonLostDuringBuild(lines: string[]): boolean {
+  return lines.some((raw) => {
+    const line = raw.trim().replace(/^ERROR: /, '');
+    return !/^#\d+ /.test(line) && DAEMON_LOST.some((pattern) => pattern.test(line));
+  });
+}
