@@ -7,7 +7,7 @@ import { major } from 'semver';
 import type { BuildSecret } from '../planning/build-inputs';
 import { BuildPlan, BuilderMode, buildArgv, parseBuildxInspect } from '../planning/build-plan';
 import { parseImageRef } from '../planning/image-ref';
-import { ProgressParser, StepStats } from '../planning/progress';
+import { ProgressParser, StepStats, daemonLostDuringBuild } from '../planning/progress';
 import type { SmokeObservation } from '../planning/smoke';
 import { run, RunOptions } from './process';
 import { daemonAnswers, probeFingerprint, readCachedProbe, writeCachedProbe } from './probe-cache';
@@ -235,6 +235,12 @@ export class DockerEngine {
       const stats = progress.stats();
       if (result.aborted) {
         throw new BuildInterruptedError(`Build of ${options.what} interrupted — nothing was recorded; run the target again.`);
+      }
+      if (result.code !== 0 && daemonLostDuringBuild(result.tail)) {
+        throw new DockerError(
+          `The Docker daemon went away during the build of ${options.what} (${lastLine(result.tail.join('\n'))}) — check that it runs again (docker info) and rerun the target; nothing was recorded.`,
+          result.tail
+        );
       }
       if (result.code !== 0) {
         const failed = stats.failedStep;

@@ -1,4 +1,4 @@
-import { ProgressParser, parseProgress } from './progress';
+import { ProgressParser, daemonLostDuringBuild, parseProgress } from './progress';
 
 /** `docker buildx build --progress=plain` (docker driver) of a multi-stage service: only its last layer ran. */
 const BUILDX_MULTI_STAGE = `#0 building with "default" instance using docker driver
@@ -178,6 +178,35 @@ describe('parseProgress', () => {
     ]);
   });
 
+  it('counts the steps of stages with 10 or more steps, whose numbers BuildKit pads ([deps  4/10], [ 4/10]), and platform-prefixed names', () => {
+    const padded = [
+      '#4 [deps  1/10] FROM docker.io/library/node:20-bookworm-slim',
+      '#4 DONE 0.0s',
+      '#5 [deps  2/10] WORKDIR /app',
+      '#5 CACHED',
+      '#8 [deps  4/10] COPY package.json pnpm-lock.yaml ./',
+      '#8 DONE 0.1s',
+      '#15 [deps 10/10] RUN pnpm install --frozen-lockfile',
+      '#15 DONE 54.3s',
+      '#16 [ 9/12] RUN echo unnamed stage',
+      '#16 DONE 0.2s',
+      '#17 [linux/amd64 runtime 2/3] COPY --from=deps /app/node_modules ./node_modules',
+      '#17 CACHED',
+    ].join('\n');
+    expect(parseProgress(padded)).toMatchObject({
+      total: 5,
+      cached: 2,
+      run: 3,
+      steps: [
+        { name: '[deps  2/10] WORKDIR /app', cached: true },
+        { name: '[deps  4/10] COPY package.json pnpm-lock.yaml ./', cached: false },
+        { name: '[deps 10/10] RUN pnpm install --frozen-lockfile', cached: false },
+        { name: '[ 9/12] RUN echo unnamed stage', cached: false },
+        { name: '[linux/amd64 runtime 2/3] COPY --from=deps /app/node_modules ./node_modules', cached: true },
+      ],
+    });
+  });
+
   it('reports a failing COPY with an empty log', () => {
     expect(parseProgress(MISSING_COPY).failedStep).toEqual({ name: '[2/3] COPY missing.txt ./', log: [] });
   });
@@ -259,5 +288,21 @@ STEP 3/3: RUN echo boom && false
 boom
 Error: building at STEP "RUN echo boom && false": while running runtime: exit status 1`;
     expect(parseProgress(failed).failedStep).toEqual({ name: '[3/3] RUN echo boom && false', log: ['boom'] });
+  });
+});
+
+describe('daemonLostDuringBuild', () => {
+  it('recognises the client lines printed when the daemon restarts mid-build (classic BuildKit and buildx)', () => {
+    const tail = ['#16 [builder 1/1] RUN npx nx build api', '#16 sha256:7b2f8bf820a72fa1ec3416adb7059abd4f8410e6edf358c9872dac583868722f'];
+    expect(daemonLostDuringBuild([...tail, 'unexpected EOF'])).toBe(true);
+    expect(daemonLostDuringBuild([...tail, 'cannot write /tmp/nx-docker-delta-ybt5np/iid because server did not provide an image ID'])).toBe(true);
+    expect(daemonLostDuringBuild(['ERROR: failed to dial gRPC: cannot connect to the Docker daemon. Is \'docker daemon\' running on this host?'])).toBe(true);
+    expect(daemonLostDuringBuild(['Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?'])).toBe(true);
+  });
+
+  it('does not mistake a failing step for a lost daemon, even when the step printed the same words', () => {
+    expect(daemonLostDuringBuild(FAILING_RUN.split('\n'))).toBe(false);
+    expect(daemonLostDuringBuild(MISSING_COPY.split('\n'))).toBe(false);
+    expect(daemonLostDuringBuild(['#9 3.21 unexpected EOF', '#9 ERROR: process "/bin/sh -c curl x" did not complete successfully: exit code: 1'])).toBe(false);
   });
 });

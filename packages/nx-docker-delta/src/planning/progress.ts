@@ -19,7 +19,12 @@ const VERTEX = /^#(\d+) (.*)$/;
 const PODMAN_STEP = /^STEP (\d+\/\d+): (.*)$/;
 const PODMAN_CACHED = /^--> Using cache /;
 const PODMAN_ERROR = /^Error: (?:error )?building at STEP "/i;
-const STEP_NAME = /^\[(?:[^\]\s]+ )?\d+\/\d+\] (.*)$/;
+/**
+ * `[deps 2/4] RUN …`. BuildKit pads the step number to the width of the stage's step count
+ * (`[deps  4/10]`, `[ 4/10]` in an unnamed stage) and may prefix the platform
+ * (`[linux/amd64 deps 2/4]`).
+ */
+const STEP_NAME = /^\[(?:[^\]]*\s)?\s*\d+\/\d+\] (.*)$/;
 
 export class ProgressParser {
   private readonly names = new Map<string, string>();
@@ -93,4 +98,24 @@ export function parseProgress(output: string): StepStats {
   const parser = new ProgressParser();
   for (const line of output.split(/\r?\n/)) parser.push(line);
   return parser.stats();
+}
+
+/**
+ * What a docker client prints when the daemon goes away during a build (restarted, crashed,
+ * killed). Only the client's own lines count, not a step's log (those start with `#<n> `).
+ */
+const DAEMON_LOST = [
+  /^cannot write .*iid.* because server did not provide an image ID/i,
+  /Cannot connect to the Docker daemon/i,
+  /^unexpected EOF$/,
+  /^failed to dial gRPC: /i,
+  /^error reading from server: EOF$/i,
+];
+
+/** True when a failed build's output says the daemon went away mid-build rather than a step failing. */
+export function daemonLostDuringBuild(lines: string[]): boolean {
+  return lines.some((raw) => {
+    const line = raw.trim().replace(/^ERROR: /, '');
+    return !/^#\d+ /.test(line) && DAEMON_LOST.some((pattern) => pattern.test(line));
+  });
 }

@@ -82,8 +82,14 @@ function fixtureFiles(): Record<string, string> {
     '.dockerignore': 'node_modules\n.git\n.nx\n.nx-docker-delta\n',
     'apps/legacy/project.json': JSON.stringify({ name: 'legacy', projectType: 'application' }, null, 2),
     'apps/legacy/src/main.js': SERVER,
+    // Ten steps in one stage, as real ones often have: BuildKit then pads the step numbers ([ 2/10]).
     'apps/legacy/Dockerfile': [
       `FROM ${NODE_IMAGE}`,
+      'WORKDIR /app/var/log',
+      'WORKDIR /app/var/tmp',
+      'WORKDIR /app/var/cache',
+      'WORKDIR /app/var/run',
+      'WORKDIR /app/var',
       'WORKDIR /app',
       'COPY package.json package-lock.json ./',
       'RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund',
@@ -178,7 +184,11 @@ describeDocker('adopting an existing workspace: never a silently broken image', 
     // Dockerfile.worker: docker-service-worker built legacy-worker and wrote its own receipt; it starts and exits 0.
     const worker = ws.readJson('dist/nx-docker-delta/apps/legacy/docker-service-worker.json');
     expect(worker).toMatchObject({ project: 'legacy', image: `${NS}/legacy-worker`, outcome: 'built' });
-    expect(ws.readJson('dist/nx-docker-delta/apps/legacy/docker-service.json')).toMatchObject({ image: `${NS}/legacy` });
+    const receipt = ws.readJson('dist/nx-docker-delta/apps/legacy/docker-service.json');
+    expect(receipt).toMatchObject({ image: `${NS}/legacy` });
+    // Every step but FROM is counted, also [ 2/10]…[ 9/10] whose numbers BuildKit pads.
+    expect(receipt.steps.total).toBe(9);
+    expect(linesWith(r.output, new RegExp(`legacy built — ${receipt.steps.run} steps run, ${receipt.steps.cached} cached`))).toHaveLength(1);
     expect(localRefs(`${NS}/legacy-worker`)).toContain(worker.ref);
     expect(linesWith(r.output, /✔ start check: legacy ran and exited 0 after \d+\.\ds/)).toHaveLength(1);
   });

@@ -20,7 +20,7 @@ import { DEFAULT_BASE_DIR } from '../../constants';
 import { findDeclaredOutput } from '../../planning/build-output';
 import { baseNameFor, baseRepository } from '../../planning/targets';
 import { detectToolchain, inUmbrellaDeps, SUPPORTED_TOOLCHAINS, type Toolchain } from '../utils/toolchain';
-import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
+import { privateRegistryNote } from '../utils/private-registry';
 import { writeUserFile } from '../utils/write-user-file';
 import { renderElixirDockerfile } from './lib/elixir-dockerfile';
 import { renderNodeDockerfile, type NodeRuntime } from './lib/node-dockerfile';
@@ -238,7 +238,8 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
     });
   }
   writeUserFile(tree, posix.join(project.root, 'Dockerfile'), content, { force: schema.force });
-  if (toolchain.kind === 'node') logger.info(PRIVATE_REGISTRY_NOTE);
+  const registryNote = toolchain.kind === 'node' ? privateRegistryNote(tree) : undefined;
+  if (registryNote) logger.info(registryNote);
   if (!schema.skipFormat) await formatFiles(tree);
 }
 

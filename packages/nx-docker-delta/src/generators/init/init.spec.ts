@@ -1,4 +1,5 @@
-import { readNxJson, type Tree, updateNxJson } from '@nx/devkit';
+import { logger, readNxJson, type Tree, updateNxJson } from '@nx/devkit';
+import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { DEFAULT_BASE_DIR, initGenerator, PLUGIN_ENTRY } from './init';
 
@@ -31,6 +32,23 @@ describe('init generator', () => {
   "plugin": "nx-docker-delta",
 }
 `);
+  });
+
+  it('tells about the .npmrc build secret only when the workspace has a root .npmrc or .yarnrc.yml', async () => {
+    const info = jest.spyOn(logger, 'info').mockImplementation(() => undefined);
+    try {
+      await initGenerator(nodeTree('pnpm'), { skipFormat: true });
+      expect(info.mock.calls.map(([line]) => line)).not.toContain(PRIVATE_REGISTRY_NOTE);
+      const withNpmrc = nodeTree('npm');
+      withNpmrc.write('.npmrc', '@acme:registry=https://npm.acme.example/\n');
+      await initGenerator(withNpmrc, { skipFormat: true });
+      const withYarnrc = nodeTree('yarn');
+      withYarnrc.write('.yarnrc.yml', 'npmAuthToken: ${NPM_TOKEN}\n');
+      await initGenerator(withYarnrc, { skipFormat: true });
+      expect(info.mock.calls.filter(([line]) => line === PRIVATE_REGISTRY_NOTE)).toHaveLength(2);
+    } finally {
+      info.mockRestore();
+    }
   });
 
   it('leaves a user-configured plugin entry alone', async () => {

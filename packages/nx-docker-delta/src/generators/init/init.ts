@@ -8,7 +8,7 @@ import { DEFAULT_BASE_DIR, DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SE
 import { unsupportedNxMessage } from '../../planning/nx-version';
 import { workspaceNxVersion } from '../../utils/workspace-nx';
 import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
-import { PRIVATE_REGISTRY_NOTE } from '../utils/private-registry';
+import { privateRegistryNote } from '../utils/private-registry';
 import { writeUserFile } from '../utils/write-user-file';
 import { mergeDockerignore, renderElixirBase, renderNodeBase, updateOsBuildDeps } from './lib/base-dockerfile';
 import { nativeBuildNeeds } from './lib/native-deps';
@@ -64,7 +64,8 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
       logger.info(`nx-docker-delta: updated OS_BUILD_DEPS in ${basePath} (${native?.needed ? 'native addons need compilers' : 'no native addons'}).`);
     }
     else writeUserFile(tree, basePath, base, { force: schema.force });
-    if (toolchain.kind === 'node') logger.info(PRIVATE_REGISTRY_NOTE);
+    const registryNote = toolchain.kind === 'node' ? privateRegistryNote(tree) : undefined;
+    if (registryNote) logger.info(registryNote);
     if (baseDir !== '.' && !tree.exists(joinPathFragments(baseDir, 'project.json'))) {
       writeJson(tree, joinPathFragments(baseDir, 'project.json'), {
         name: baseDir.split('/').pop(),
