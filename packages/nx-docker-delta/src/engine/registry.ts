@@ -13,6 +13,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, Dispatcher, ProxyAgent, request } from 'undici';
 import { parseImageRef } from '../planning/image-ref';
 import { run } from './process';
+import { EndpointHints, schemeOrder } from './endpoint-hints';
 
 export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -182,6 +183,8 @@ export interface RegistryClientOptions {
   /** Directories holding `<host[:port]>/ca.crt` (+ `client.cert`/`client.key`). Default: `$DOCKER_CONFIG/certs.d`, `/etc/docker/certs.d`. */
   certsDirs?: string[];
   timeoutMs?: number;
+  /** Which scheme each insecure registry answered on last time (engine/endpoint-hints.ts): tried first. */
+  endpointHints?: EndpointHints;
 }
 
 interface Endpoint {
@@ -205,6 +208,7 @@ export class RegistryClient {
   private readonly certsDirs: string[];
   private readonly insecure: string[];
   private readonly timeoutMs: number;
+  private readonly hints?: EndpointHints;
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
   private readonly credentials = new Map<string, Promise<Credentials | undefined>>();
   private readonly tokens = new Map<string, Promise<string>>();
@@ -216,6 +220,7 @@ export class RegistryClient {
     this.certsDirs = options.certsDirs ?? [join(this.configDir, 'certs.d'), '/etc/docker/certs.d'];
     this.insecure = [...(options.insecureRegistries ?? []), ...daemonInsecureRegistries(options.daemonJson ?? '/etc/docker/daemon.json')];
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.hints = options.endpointHints;
   }
 
   /** Is the registry up (any HTTP answer to `GET /v2/`)? Throws one sentence when it is not. */
@@ -495,16 +500,25 @@ export class RegistryClient {
   private async discover(host: string, registry: string): Promise<Endpoint> {
     const tls = this.tlsFiles(host);
     const insecure = isInsecure(host, this.insecure);
-    const https = { base: `https://${host}`, verify: !insecure || tls.ca.length > 0 };
-    const candidates = insecure ? [https, { base: `http://${host}`, verify: false }] : [https];
+    const https = { scheme: 'https' as const, base: `https://${host}`, verify: !insecure || tls.ca.length > 0 };
+    const http = { scheme: 'http' as const, base: `http://${host}`, verify: false };
+    const hint = insecure ? this.hints?.read(host) : undefined;
+    const candidates = insecure ? schemeOrder(hint).map((scheme) => (scheme === 'http' ? http : https)) : [https];
     let lastError: RegistryError | undefined;
     for (const candidate of candidates) {
       const dispatcher = this.dispatcher(candidate.base, candidate.verify);
       try {
         const reply = await this.raw(`${candidate.base}/v2/`, 'GET', {}, undefined, dispatcher);
+        // A remembered HTTP that now meets a TLS server gets a 400 ("HTTP request to an HTTPS
+        // server"), not an error: only a registry's own answer ends the discovery early.
+        if (candidate.scheme === 'http' && hint === 'http' && candidates[0] === candidate && reply.status !== 200 && reply.status !== 401) continue;
+        if (insecure && hint !== candidate.scheme) this.hints?.write(host, candidate.scheme);
         return { base: candidate.base, dispatcher, challenge: reply.status === 401 ? parseChallenge(reply.headers['www-authenticate']) : undefined };
       } catch (error) {
-        lastError = this.networkError(error, `${candidate.base}/v2/`, registry, host, tls.ca);
+        const failed = this.networkError(error, `${candidate.base}/v2/`, registry, host, tls.ca);
+        // A remembered scheme that fails: discovery in the daemon's order, as without a hint.
+        if (candidate.scheme === 'http' && hint === 'http' && candidates[0] === candidate) continue;
+        lastError = failed;
         // Only a server that does not speak TLS is retried over HTTP: an untrusted certificate,
         // a refused connection or a dead proxy would otherwise end as a confusing HTTP 400.
         if (!lastError.noTls) break;
