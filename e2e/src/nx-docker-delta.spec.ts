@@ -425,14 +425,15 @@ function suite(plan: VersionPlan, workspaceDir: () => Promise<string>) {
     const run = await dockerBuild(['affected', '-t', 'docker-build', '--base=HEAD~1', '--head=HEAD'], { PUSH: 'true' });
     expect(run.ran('docker-service')).toEqual([svc('svc-b')]);
     const base = ws.baseReceipt(BASE_PROJECT);
-    expect(base.outcome).toBe('pulled');
+    // Push mode leaves what the registry has there: builds read it from the registry, nothing is pulled.
+    expect(base.outcome).toBe('remote');
     expect(run.count(/^Building base /)).toBe(0);
 
     const steps = run.steps(svc('svc-b'));
-    // Dependencies come from the dependency image pulled from the registry: npm ci never ran.
+    // Dependencies come from the dependency image in the registry: npm ci never ran.
     const everyStep = run.allSteps(svc('svc-b')).filter((s) => !s.cached).map(label);
     expect({ everyStep, npmCiRan: everyStep.some((l) => /\bnpm ci\b/.test(l)) }).toEqual({ everyStep, npmCiRan: false });
-    expect(ws.serviceReceipt(projectRoot('svc-b')).deps?.outcome).toBe('pulled');
+    expect(ws.serviceReceipt(projectRoot('svc-b')).deps?.outcome).toBe('remote');
     expect(steps.find((s) => s.stage === 'runtime' && /--from=dependencies \/app\/node_modules/.test(s.instruction))?.cached).toBe(true);
 
     const r = ws.serviceReceipt(projectRoot('svc-b'));

@@ -167,6 +167,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       owner: base?.name ?? ctx.project,
       buildArgs: options.buildArgs ?? {},
       noCache: options.noCache,
+      // Without a registry, layerCache (below) inspects the previous image: one docker call for both.
+      prefetch: settings.registry ? [] : [`${image}:latest`],
     },
     ctx
   );

@@ -10,7 +10,16 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { Agent, Dispatcher, ProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+
+/**
+ * undici, loaded on the first registry request: ~95 modules and ~80 ms of every task process
+ * that never talks to a registry (local mode, and docker-build after a build of the same run).
+ */
+function undici(): typeof import('undici') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('undici') as typeof import('undici');
+}
 import { parseImageRef } from '../planning/image-ref';
 import { run } from './process';
 import { EndpointHints, schemeOrder } from './endpoint-hints';
@@ -21,6 +30,22 @@ export const MANIFEST_TYPES = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.docker.distribution.manifest.v2+json',
 ];
+
+/**
+ * The image ID `docker pull` would give the image a manifest describes — its config digest —
+ * or undefined for an index (several platforms) or anything unreadable. Pure.
+ */
+export function imageIdOfManifest(body: Buffer | string, mediaType?: string): string | undefined {
+  try {
+    const manifest = JSON.parse(body.toString()) as { mediaType?: string; config?: { digest?: unknown }; manifests?: unknown };
+    const type = manifest.mediaType ?? mediaType ?? '';
+    if (/index|manifest\.list/.test(type) || Array.isArray(manifest.manifests)) return undefined;
+    const digest = manifest.config?.digest;
+    return typeof digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(digest) ? digest : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export type ManifestState =
   | { state: 'present'; digest: string }
@@ -542,6 +567,7 @@ export class RegistryClient {
         ...(files.cert && files.key ? { cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') } : {}),
       };
       const proxy = proxyFor(origin, this.env);
+      const { Agent, ProxyAgent } = undici();
       dispatcher = proxy ? new ProxyAgent({ uri: proxy, requestTls: tls }) : new Agent({ connect: tls });
       this.dispatchers.set(key, dispatcher);
     }
@@ -596,7 +622,7 @@ export class RegistryClient {
   }
 
   private async raw(url: string, method: string, headers: Record<string, string>, body: Buffer | undefined, dispatcher: Dispatcher): Promise<Reply> {
-    const response = await request(url, {
+    const response = await undici().request(url, {
       method: method as Dispatcher.HttpMethod,
       headers,
       body,

@@ -476,7 +476,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     measure('push mode, first push', ws, [ROOT, ...SERVICES, 'legacy'], r.durationMs / 1000);
   });
 
-  it('after wiping the local images and the build cache, a delta rebuild pulls the base and reuses registry layers', async () => {
+  it('after wiping the local images and the build cache, a delta rebuild finds the base in the registry (no pull) and reuses registry layers', async () => {
     removeRefs(localRefs(NS));
     expect(localRefs(NS)).toEqual([]);
     pruneBuildCache();
@@ -488,7 +488,10 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
 
     expect(ranTasks(r.output)).toEqual([`${ROOT}:docker-base`, 'svc-a:docker-build', 'svc-a:docker-service']);
     expect(linesWith(r.output, BASE_BUILT)).toEqual([]);
-    expect(projectLines(r.output, ROOT)).toContain(`Base workspace pulled from the registry (${base.ref}) — not rebuilt.`);
+    expect(projectLines(r.output, ROOT)).toContain(`Base workspace is in the registry (${base.ref}) — not rebuilt, not pulled.`);
+    // Nothing was pulled into the image store: the service build read the base from the registry.
+    expect(localRefs(NS)).not.toContain(base.ref);
+    expect(ws.readJson(BASE_RECEIPT)).toMatchObject({ ref: base.ref, digest: base.digest, outcome: 'remote' });
     const svcA = projectLines(r.output, 'svc-a');
     expect(svcA).toContainEqual(expect.stringMatching(new RegExp(`^#\\d+ importing cache manifest from ${REGISTRY}/${remoteRepo('svc-a')}:latest$`)));
     expect(view(onlyBuild(r.output, 'svc-a'))).toEqual(MAIN_TXT_CHANGED);

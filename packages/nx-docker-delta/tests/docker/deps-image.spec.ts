@@ -8,12 +8,13 @@
  * (a and b share one dependency image, built once), a code-only change (the dependency image
  * is untouched, no install step runs), a dependency added to one service (only its dependency
  * image is built), push mode, and a fresh machine (this run's images removed from the local
- * store, the registry kept): the dependency images are pulled and `npm ci` never runs.
+ * store, the registry kept): the dependency images are left in the registry (builds read them
+ * from there, nothing is pulled) and `npm ci` never runs.
  *
  * It never prunes the daemon's build cache, so it runs beside other suites (shared Docker lock):
- * whether a dependency image is pulled, found or built is decided by the plugin before any
+ * whether a dependency image is found (locally or in the registry) or built is decided by the plugin before any
  * `docker build` (image store, then registry), so the build cache cannot change what is asserted
- * here — no dependency build at all, no `npm ci` step, receipts saying `pulled`. (The core
+ * here — no dependency build at all, no `npm ci` step, receipts saying `remote`. (The core
  * suite proves the layer cache from the registry after `docker builder prune -af`.)
  * Needs the stand-in image, the registry (NXDD_TEST_REGISTRY) and the npm registry reachable
  * from inside builds (the lockfile is resolved at setup).
@@ -216,7 +217,7 @@ describeDocker('dependency images on a real Docker engine', () => {
     expect(probe.stdout.trim()).toBe('deps ok');
   });
 
-  it('push mode pushes every dependency image; a machine without them pulls them and never runs npm ci', async () => {
+  it('push mode pushes every dependency image; a machine without them builds from the registry copies and never runs npm ci', async () => {
     const first = await run('push mode', ['run-many', '-t', 'docker-build', '--parallel=3', '--skip-nx-cache'], PUSH_ENV);
     // Built before without a registry (same inputs, same tag): tagged and pushed, not rebuilt.
     expect(linesWith(first.output, DEPS_BUILT)).toEqual([]);
@@ -231,10 +232,12 @@ describeDocker('dependency images on a real Docker engine', () => {
     measured.push(...linesWith(r.output, /[Dd]ependency image /).map((l) => `  ${l}`));
     expect(linesWith(r.output, NPM_CI_STEP)).toEqual([]);
     expect(linesWith(r.output, DEPS_BUILT)).toEqual([]);
-    expect(linesWith(r.output, /Dependency image .* pulled from the registry — not reinstalled\./)).toHaveLength(3);
+    expect(linesWith(r.output, /Dependency image .* is in the registry — not reinstalled, not pulled\./)).toHaveLength(3);
     for (const svc of SERVICES) {
-      expect(receipt(svc).deps).toMatchObject({ ref: pushed[SERVICES.indexOf(svc)].deps.ref, outcome: 'pulled' });
+      expect(receipt(svc).deps).toMatchObject({ ref: pushed[SERVICES.indexOf(svc)].deps.ref, outcome: 'remote' });
     }
+    // Left in the registry: the service builds read them from there, nothing was pulled.
+    expect(localRefs(NS).filter((ref) => ref.includes(`/${DEPS_REPO}:`))).toEqual([]);
     const probe = docker(['run', '--rm', receipt('c').ref, 'node', '-e', "require('is-number'); console.log('deps ok')"]);
     expect(probe.stdout.trim()).toBe('deps ok');
   });
