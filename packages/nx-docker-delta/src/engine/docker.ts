@@ -409,6 +409,9 @@ export class DockerEngine {
     let reason = 'no digest recorded';
     if (target.digest) {
       try {
+        // Already there (a base's `latest` on every run after the first): nothing to write.
+        const current = await this.registry.headManifest(ref);
+        if (current.state === 'present' && current.digest === target.digest) return { digest: target.digest, via: 'registry' };
         const manifest = await this.registry.getManifest(`${target.image}@${target.digest}`);
         if (manifest) return { digest: await this.registry.putManifest(ref, manifest.body, manifest.mediaType), via: 'registry' };
         reason = `${target.image}@${target.digest} is not in the registry`;
