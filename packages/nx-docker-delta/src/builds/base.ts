@@ -97,6 +97,23 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       return current;
     }
   }
+  const started = Date.now();
+  const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
+    schemaVersion: RECEIPT_SCHEMA_VERSION,
+    kind: 'base',
+    project: ctx.project,
+    name: spec.name,
+    image: plan.image,
+    ref: plan.ref,
+    tags: [plan.tag, 'latest'],
+    pushed: ctx.settings.push,
+    inputHash: plan.hash,
+    steps: { total: 0, run: 0, cached: 0 },
+    durationMs: Date.now() - started,
+    builder: ctx.engine.client.mode,
+    platform: targetPlatform(ctx.settings, ctx.engine),
+    ...partial,
+  });
   // Push mode and already in the registry: nothing to build, push or pull. A later build FROM
   // it reads it from the registry itself, and only if a step that is not cached needs it (the
   // registry-side assembly of a service image needs no local image at all).
@@ -111,48 +128,13 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
       const result = receiptStillTrue(current, { ref: plan.ref, imageId: remote.imageId, pushed: true, digest: remote.digest })
         ? current
-        : write({
-            schemaVersion: RECEIPT_SCHEMA_VERSION,
-            kind: 'base',
-            project: ctx.project,
-            name: spec.name,
-            image: plan.image,
-            ref: plan.ref,
-            tags: [plan.tag, 'latest'],
-            imageId: remote.imageId,
-            digest: remote.digest,
-            pushed: true,
-            inputHash: plan.hash,
-            steps: { total: 0, run: 0, cached: 0 },
-            sizeBytes: 0,
-            durationMs: 0,
-            builder: ctx.engine.client.mode,
-            platform: targetPlatform(ctx.settings, ctx.engine),
-            outcome: 'remote',
-          });
+        : write(receipt({ imageId: remote.imageId, digest: remote.digest, outcome: 'remote', sizeBytes: 0 }));
       ctx.ledger?.record(plan.ref, { imageId: result.imageId, pushed: true, digest: result.digest });
       return result;
     }
   }
   const result = await withLock(baseLockPath(plan.ref), async () => {
-    const started = Date.now();
     const { engine, settings } = ctx;
-    const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
-      schemaVersion: RECEIPT_SCHEMA_VERSION,
-      kind: 'base',
-      project: ctx.project,
-      name: spec.name,
-      image: plan.image,
-      ref: plan.ref,
-      tags: [plan.tag, 'latest'],
-      pushed: settings.push,
-      inputHash: plan.hash,
-      steps: { total: 0, run: 0, cached: 0 },
-      durationMs: Date.now() - started,
-      builder: engine.client.mode,
-      platform: targetPlatform(settings, engine),
-      ...partial,
-    });
 
     let local = await engine.inspectImage(plan.ref);
     if (local) {
