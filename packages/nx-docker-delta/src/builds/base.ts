@@ -120,10 +120,9 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
   if (ctx.settings.push && ctx.engine.buildsFromRegistry) {
     const remote = await ctx.engine.remoteImage(plan.ref);
     if (remote.state === 'present' && remote.imageId) {
-      await pointTags({ image: plan.image, contentTag: plan.tag, imageId: remote.imageId, digest: remote.digest, inLocalStore: false }, ['latest'], {
-        engine: ctx.engine,
-        push: true,
-      });
+      // `latest` follows this commit's base in the registry, and in the local store when the
+      // image is there too (its ID is the manifest's config digest): a revert moves both back.
+      await pointTags({ image: plan.image, contentTag: plan.tag, imageId: remote.imageId, digest: remote.digest }, ['latest'], { engine: ctx.engine, push: true });
       ctx.log(`Base ${spec.name} is in the registry (${plan.ref}) — not rebuilt, not pulled.`);
       const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
       const result = receiptStillTrue(current, { ref: plan.ref, imageId: remote.imageId, pushed: true, digest: remote.digest })
