@@ -9,8 +9,6 @@ export interface TagTarget {
   imageId: string;
   /** Registry digest (push mode). */
   digest?: string;
-  /** False when the image is known to be only in the registry: no local store lookup. */
-  inLocalStore?: boolean;
 }
 
 /**
@@ -23,7 +21,7 @@ export interface TagTarget {
 export async function pointTags(target: TagTarget, tags: string[], ctx: { engine: DockerEngine; push: boolean }): Promise<string[]> {
   const { engine } = ctx;
   const moving = [...new Set(tags)].filter((tag) => tag !== target.contentTag);
-  const local = moving.length > 0 && target.inLocalStore !== false && (await engine.inspectImage(target.imageId));
+  const local = moving.length > 0 && (await engine.inspectImage(target.imageId));
   for (const tag of moving) {
     const ref = `${target.image}:${tag}`;
     if (local) await engine.tag(target.imageId, ref);
