@@ -189,9 +189,9 @@ export class DockerEngine {
 
   /**
    * Asks about several images in one docker CLI start-up (each costs 50–200 ms on a busy
-   * machine); the next `inspectImage` of each answers from it. Only answers docker is explicit
-   * about are kept — an image listed under the reference, or "No such image: <reference>" —
-   * and any other command clears them, so nothing stale is ever answered.
+   * machine); the next `inspectImage` of each — and only the next — answers from it. Only
+   * answers docker is explicit about are kept (an image listed under the reference, or "No
+   * such image: <reference>"), and any other command clears them.
    */
   async prefetchImages(refs: readonly string[]): Promise<void> {
     const unique = [...new Set(refs)];
@@ -212,7 +212,13 @@ export class DockerEngine {
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    if (this.inspected.has(ref)) return this.inspected.get(ref);
+    // Each prefetched answer is used once: asked again (after waiting on a lock another process
+    // held, say), the store is asked again.
+    if (this.inspected.has(ref)) {
+      const known = this.inspected.get(ref);
+      this.inspected.delete(ref);
+      return known;
+    }
     const result = await this.docker(['image', 'inspect', '--format', '{{json .}}', ref]);
     if (result.code !== 0) return undefined;
     return parseInspect(result.stdout);
