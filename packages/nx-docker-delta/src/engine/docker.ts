@@ -312,6 +312,8 @@ export class DockerEngine {
     const name = ref.replace(/:[^/:]+$/, '');
     const digest = info?.repoDigests.find((d) => d.startsWith(`${name}@`))?.split('@')[1];
     if (!digest) throw new DockerError(`Pushed ${ref} but docker reports no digest for it — push it again.`);
+    // What the build asks next (size, ID for its receipt): answered once from this inspect.
+    this.inspected.set(ref, info);
     return digest;
   }
 
