@@ -171,12 +171,18 @@ export class DockerEngine {
   ) {}
 
   /**
-   * Can a build read an image it builds FROM straight from the registry? BuildKit (classic or
-   * buildx) can, so a base or dependency image that is in the registry need not be pulled
-   * first. podman is left out: its builds are not given the flags a plain-HTTP registry needs.
+   * Can a build read an image it builds FROM straight from the registry? BuildKit of Docker 23+
+   * (classic or buildx) can, so a base or dependency image that is in the registry need not be
+   * pulled first. Docker 20.10's BuildKit (v0.8) is left out: fetching layers of an image that is
+   * not in the local store crashes that daemon now and then ("panic: runtime error: invalid
+   * memory address or nil pointer dereference" in cache.setImageRefMetadata, moby/buildkit#2153),
+   * so there the image is pulled by the daemon first, as before. podman is left out too: its
+   * builds are not given the flags a plain-HTTP registry needs.
    */
   get buildsFromRegistry(): boolean {
-    return this.client.mode !== 'podman';
+    if (this.client.mode === 'podman') return false;
+    const major = safeMajor(this.client.serverVersion);
+    return major !== undefined && major >= 23;
   }
 
   /** What one batched `image inspect` found (prefetchImages), until the next command that may change images. */
