@@ -19,7 +19,7 @@ export interface Receipt {
   pushed: boolean;
   base?: { name: string; ref: string };
   /** The dependency image it took node_modules from. */
-  deps?: { ref: string; outcome: 'built' | 'reused' | 'pulled' };
+  deps?: { ref: string; outcome: 'built' | 'reused' | 'pulled' | 'remote' };
   steps: { total: number; run: number; cached: number };
   outcome: string;
 }

@@ -9,10 +9,10 @@ import { baseContentHash, contentTag } from '../planning/hash';
 import { assertImageName, qualify } from '../planning/image-ref';
 import { ImageReceipt, receiptStillTrue, summaryLine } from '../planning/receipt';
 import { BaseSpec, baseReceiptPath, baseRepository } from '../planning/targets';
-import { hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtomic } from '../utils/fs';
+import { DigestMemo, hashContextSources, MissingSourceError, readJsonIfExists, writeFileAtomic } from '../utils/fs';
 import { layerCache } from './cache';
 import { withLock } from './lock';
-import { pointTags } from './verify';
+import { pointTags } from './tags';
 import type { RunLedger } from './run-ledger';
 import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
@@ -40,7 +40,7 @@ export interface BaseContext {
 }
 
 /** The content-addressed reference of a base, computed from exactly its inputs. */
-export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' | 'settings'> & { platform?: string }) {
+export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' | 'settings'> & { platform?: string; digests?: DigestMemo }) {
   const dockerfilePath = join(ctx.workspaceRoot, spec.dockerfile);
   if (!existsSync(dockerfilePath)) {
     throw new BuildInputError(`Base Dockerfile ${spec.dockerfile} does not exist — restore it or remove the base "${spec.name}".`);
@@ -50,7 +50,7 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
   const contextDir = join(ctx.workspaceRoot, spec.context);
   const files = facts.contextSources.flatMap(({ source, line }) => {
     try {
-      return hashContextSources(contextDir, [source], { dockerfilePath, workspaceRoot: ctx.workspaceRoot });
+      return hashContextSources(contextDir, [source], { dockerfilePath, workspaceRoot: ctx.workspaceRoot, digests: ctx.digests });
     } catch (error) {
       if (error instanceof MissingSourceError) {
         throw new BuildInputError(
@@ -74,7 +74,10 @@ export function planBase(spec: BaseSpec, ctx: Pick<BaseContext, 'workspaceRoot' 
  * parallel services waiting for the same base never build it twice.
  */
 export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<ImageReceipt> {
-  const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine) });
+  // Every service of the run plans its base again: the files it copies are read once per run.
+  const digests = ctx.ledger?.digestMemo();
+  const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine), digests });
+  digests?.save();
   const seen = ctx.ledger?.get(plan.ref);
   if (seen && (seen.pushed || !ctx.settings.push)) {
     const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
@@ -94,25 +97,43 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
       return current;
     }
   }
+  const started = Date.now();
+  const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
+    schemaVersion: RECEIPT_SCHEMA_VERSION,
+    kind: 'base',
+    project: ctx.project,
+    name: spec.name,
+    image: plan.image,
+    ref: plan.ref,
+    tags: [plan.tag, 'latest'],
+    pushed: ctx.settings.push,
+    inputHash: plan.hash,
+    steps: { total: 0, run: 0, cached: 0 },
+    durationMs: Date.now() - started,
+    builder: ctx.engine.client.mode,
+    platform: targetPlatform(ctx.settings, ctx.engine),
+    ...partial,
+  });
+  // Push mode and already in the registry: nothing to build, push or pull. A later build FROM
+  // it reads it from the registry itself, and only if a step that is not cached needs it (the
+  // registry-side assembly of a service image needs no local image at all).
+  if (ctx.settings.push && ctx.engine.buildsFromRegistry) {
+    const remote = await ctx.engine.remoteImage(plan.ref);
+    if (remote.state === 'present' && remote.imageId) {
+      // `latest` follows this commit's base in the registry, and in the local store when the
+      // image is there too (its ID is the manifest's config digest): a revert moves both back.
+      await pointTags({ image: plan.image, contentTag: plan.tag, imageId: remote.imageId, digest: remote.digest }, ['latest'], { engine: ctx.engine, push: true });
+      ctx.log(`Base ${spec.name} is in the registry (${plan.ref}) — not rebuilt, not pulled.`);
+      const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
+      const result = receiptStillTrue(current, { ref: plan.ref, imageId: remote.imageId, pushed: true, digest: remote.digest })
+        ? current
+        : write(receipt({ imageId: remote.imageId, digest: remote.digest, outcome: 'remote', sizeBytes: 0 }));
+      ctx.ledger?.record(plan.ref, { imageId: result.imageId, pushed: true, digest: result.digest });
+      return result;
+    }
+  }
   const result = await withLock(baseLockPath(plan.ref), async () => {
-    const started = Date.now();
     const { engine, settings } = ctx;
-    const receipt = (partial: Partial<ImageReceipt> & Pick<ImageReceipt, 'imageId' | 'outcome' | 'sizeBytes'>): ImageReceipt => ({
-      schemaVersion: RECEIPT_SCHEMA_VERSION,
-      kind: 'base',
-      project: ctx.project,
-      name: spec.name,
-      image: plan.image,
-      ref: plan.ref,
-      tags: [plan.tag, 'latest'],
-      pushed: settings.push,
-      inputHash: plan.hash,
-      steps: { total: 0, run: 0, cached: 0 },
-      durationMs: Date.now() - started,
-      builder: engine.client.mode,
-      platform: targetPlatform(settings, engine),
-      ...partial,
-    });
 
     let local = await engine.inspectImage(plan.ref);
     if (local) {

@@ -41,6 +41,8 @@ export interface DepsPlanInput {
   owner: string;
   /** Build args of the service build; only those the stage references go in. */
   buildArgs: Record<string, string>;
+  /** Other images the caller will inspect next (its layer-cache source): asked about in the same docker call. */
+  prefetch?: string[];
 }
 
 /** The content-addressed reference of a dependency image, computed from exactly its inputs. */
@@ -84,9 +86,19 @@ export async function ensureDeps(input: DepsPlanInput, ctx: DepsContext): Promis
   const plan = planDeps(input, ctx);
   const { engine, settings } = ctx;
   // Already here and nothing to push: no lock (services sharing it do not queue on it).
+  if (!settings.push) await engine.prefetchImages([plan.ref, ...(input.prefetch ?? [])]);
   if (!settings.push && (await engine.inspectImage(plan.ref))) {
     ctx.log(`Dependency image ${plan.ref} is in the local image store — not reinstalled.`);
     return { ref: plan.ref, inputHash: plan.hash, outcome: 'reused' };
+  }
+  // Push mode and already in the registry: not reinstalled and not pulled either. The service
+  // build reads it from the registry only when its `COPY --from=dependencies` is not cached.
+  if (settings.push && engine.buildsFromRegistry) {
+    const remote = await engine.remoteState(plan.ref);
+    if (remote.state === 'present') {
+      ctx.log(`Dependency image ${plan.ref} is in the registry — not reinstalled, not pulled.`);
+      return { ref: plan.ref, inputHash: plan.hash, outcome: 'remote', digest: remote.digest };
+    }
   }
   const lock = join(ctx.workspaceRoot, '.nx-docker-delta', 'locks', `deps-${plan.tag}`);
   return withLock(lock, async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DigestMemo, fileDigestMemo } from '../utils/fs';
 
 /** What a task of this run established about an image: it is in the local store (and pushed, when so). */
 export interface SeenImage {
@@ -34,6 +35,15 @@ export class RunLedger {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * File digests earlier tasks already computed (utils/fs.ts DigestMemo: keyed by stat identity,
+   * so never stale, and therefore valid beyond this invocation): the base's inputs are read once,
+   * not once per service.
+   */
+  digestMemo(): DigestMemo & { save(): void } {
+    return fileDigestMemo(join(this.dir, 'file-digests.json'));
   }
 
   record(ref: string, seen: SeenImage): void {

@@ -167,6 +167,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       owner: base?.name ?? ctx.project,
       buildArgs: options.buildArgs ?? {},
       noCache: options.noCache,
+      // Without a registry, layerCache (below) inspects the previous image: one docker call for both.
+      prefetch: settings.registry ? [] : [`${image}:latest`],
     },
     ctx
   );
@@ -210,10 +212,11 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   lap('build');
   let digest = built.digest;
   if (settings.push && engine.client.mode !== 'buildx') {
-    for (const tag of tags) {
-      const pushed = await engine.push(tag, { signal: ctx.signal });
-      if (tag === ref) digest = pushed;
-    }
+    digest = await engine.push(ref, { signal: ctx.signal });
+    // The other tags name the manifest just pushed: the registry API points them at it (no
+    // second docker push re-checking every layer; a registry that wants docker's own
+    // credentials gets the push).
+    for (const tag of tags.slice(1)) await engine.pointRegistryTag({ image, tag: tag.slice(image.length + 1), digest, imageId: built.imageId });
     lap('push');
   }
   const info = await engine.inspectImage(ref);

@@ -1,9 +1,21 @@
-import { DockerEngine, DockerError } from '../engine/docker';
-import { ImageReceipt } from '../planning/receipt';
+import type { ProjectGraph } from '@nx/devkit';
+import { join } from 'node:path';
+import { DockerEngine } from '../engine/docker';
+import type { GitInfo } from '../engine/git';
+import { ImageReceipt, isReceipt, summaryLine } from '../planning/receipt';
 import { serviceContentTag } from '../planning/hash';
 import { serviceImageRef } from '../planning/image-ref';
-import { targetPlatform } from './settings';
+import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../planning/targets';
+import { readJsonIfExists } from '../utils/fs';
+import { BuildInputError } from './base';
+import type { RunLedger } from './run-ledger';
+import type { ServiceOptions } from './service';
+import { resolveBuildInputs, resolveSettings, targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
+import { checkStart, SmokeOptions } from './smoke';
+import { pointTags } from './tags';
+
+export { pointTags, type TagTarget } from './tags';
 
 export type Availability =
   | { available: true; receipt: ImageReceipt; outcome: ImageReceipt['outcome']; note: string }
@@ -64,44 +76,6 @@ export async function checkAvailability(
   return { available: false, note: `${receipt.ref} is not in the local image store${receipt.digest ? ' and could not be pulled by digest' : ''}` };
 }
 
-/** The image a receipt names, as far as tagging it needs. */
-export interface TagTarget {
-  /** Repository, registry-qualified in push mode. */
-  image: string;
-  /** The content tag: never moved. */
-  contentTag: string;
-  imageId: string;
-  /** Registry digest (push mode). */
-  digest?: string;
-}
-
-/**
- * Points every configured tag at the image a receipt names, on every run — cache hit or not —
- * so a moving tag (`latest`, `staging`, `git-…`) follows the commit, and reverting a commit
- * moves it back. Locally `docker tag <imageId>` when the image is in the store (cheap); in push
- * mode the registry tag is made to serve the receipt's digest, and checked. Returns the tags
- * the receipt should list (content tag first).
- */
-export async function pointTags(target: TagTarget, tags: string[], ctx: { engine: DockerEngine; push: boolean }): Promise<string[]> {
-  const { engine } = ctx;
-  const moving = [...new Set(tags)].filter((tag) => tag !== target.contentTag);
-  const local = await engine.inspectImage(target.imageId);
-  for (const tag of moving) {
-    const ref = `${target.image}:${tag}`;
-    if (local) await engine.tag(target.imageId, ref);
-    if (!ctx.push) continue;
-    const { digest, via } = await engine.pointRegistryTag({ image: target.image, tag, digest: target.digest, imageId: target.imageId });
-    // A docker push (registries wanting credentials) may compress the same image anew: its
-    // identity is the image ID there. The registry API moves the very manifest: check it.
-    if (via === 'registry' && target.digest && digest !== target.digest) {
-      throw new DockerError(
-        `${ref} serves ${digest} after tagging, not ${target.digest} as the receipt says — run again with --skip-nx-cache to rebuild and push it.`
-      );
-    }
-  }
-  return [target.contentTag, ...moving];
-}
-
 /** `pointTags` for a service receipt: the tags it lists become today's configured tags. */
 export async function applyTags(receipt: ImageReceipt, settings: ImageSettings, engine: DockerEngine): Promise<ImageReceipt> {
   const contentTag = receipt.ref.slice(receipt.image.length + 1);
@@ -127,4 +101,126 @@ export function expectedServiceRef(input: {
 }): { image: string; ref: string } {
   const contentTag = serviceContentTag(input.inputHash, targetPlatform(input.settings, input.engine));
   return serviceImageRef({ ...input.settings, project: input.project, image: input.image, variant: input.variant, contentTag });
+}
+
+/** One target docker-build guards, as Nx resolved it (options merged with its configuration and the command line). */
+export interface GuardedTarget {
+  name: string;
+  executor?: string;
+  options: Record<string, unknown>;
+  /** The Nx hash of that task in this run, when Nx computed one. */
+  taskHash?: string;
+}
+
+export interface VerifyContext {
+  workspaceRoot: string;
+  project: string;
+  projectRoot: string;
+  git: GitInfo;
+  /** The docker engine for a target's settings (one probe per machine state, engine/probe-cache.ts). */
+  engineFor: (settings: ImageSettings) => Promise<DockerEngine>;
+  /** Images earlier tasks of this nx invocation verified. */
+  ledger?: RunLedger;
+  /** Only needed to rebuild (pruned contexts): read lazily. */
+  projectGraph: () => ProjectGraph;
+  bases: Array<{ spec: BaseSpec; project: string }>;
+  env: NodeJS.ProcessEnv;
+  /** The executor's own name, for error messages (`docker-build`). */
+  targetName: string;
+  smoke?: SmokeOptions & { smoke?: boolean };
+  /** Progress lines (streamed). */
+  log: (line: string) => void;
+  /** The one line per image that says what docker-build found. */
+  report: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * docker-build's work: for every guarded target, make sure the image its receipt names is
+ * really available — nothing to do when a task of this same run built and checked it, else
+ * checked in the registry or image store, restored by digest, or rebuilt — then point the
+ * configured tags at it and optionally start it once. A cache hit therefore never claims a
+ * missing image.
+ */
+export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext): Promise<void> {
+  const { project, workspaceRoot, log, signal } = ctx;
+  const smoke = async (ref: string, engine: DockerEngine) => {
+    if (ctx.smoke?.smoke) await checkStart(ref, { ...ctx.smoke, project, engine, log, signal });
+  };
+  for (const target of targets) {
+    const settings = resolveSettings(target.options, ctx.env, ctx.git);
+    if (target.executor === EXECUTORS.base) {
+      for (const spec of target.options.bases as BaseSpec[]) {
+        const receipt = readJsonIfExists(join(workspaceRoot, baseReceiptPath(spec.name)));
+        if (!isReceipt(receipt)) throw new BuildInputError(`No receipt for base ${spec.name} — run nx run ${project}:${target.name}.`);
+        ctx.report(`✔ base ${spec.name}: ${receipt.outcome} → ${receipt.ref}`);
+      }
+      continue;
+    }
+    if (target.executor !== EXECUTORS.service) continue;
+    const variant = target.options.variant as string | undefined;
+    const receiptPath = serviceReceiptPath(ctx.projectRoot, variant);
+    const receipt = readJsonIfExists(join(workspaceRoot, receiptPath));
+    if (!isReceipt(receipt)) throw new BuildInputError(`No receipt at ${receiptPath} — run nx run ${project}:${target.name} first.`);
+    const engine = await ctx.engineFor(settings);
+    const inputHash = target.taskHash ?? receipt.inputHash;
+    const expected = expectedServiceRef({ project, image: target.options.image as string | undefined, variant, settings, inputHash, engine });
+    // Built and inspected by docker-service moments ago, in this same nx invocation: nothing to check.
+    const seen = ctx.ledger?.get(receipt.ref);
+    if (
+      receipt.ref === expected.ref &&
+      seen?.imageId === receipt.imageId &&
+      (seen.pushed || !settings.push) &&
+      settings.tags.every((t) => receipt.tags.includes(t))
+    ) {
+      ctx.report(`✔ ${project}: ${receipt.ref} was built and checked earlier in this run (${describeOutcome(receipt)})`);
+      await smoke(receipt.ref, engine);
+      continue;
+    }
+    const availability = await checkAvailability(receipt, engine, settings, expected);
+    if (!availability.available) {
+      log(`${project}: ${availability.note} — rebuilding it.`);
+      const { buildService } = await service();
+      const rebuilt = await buildService(target.options as unknown as ServiceOptions, {
+        workspaceRoot,
+        project,
+        projectRoot: ctx.projectRoot,
+        projectGraph: ctx.projectGraph(),
+        engine,
+        // Secrets are read only now: checking an image needs no token, rebuilding it may.
+        settings: { ...settings, ...resolveBuildInputs(target.options, ctx.env, workspaceRoot) },
+        bases: ctx.bases,
+        inputHash,
+        log,
+        signal,
+        git: ctx.git,
+        outcome: 'rebuilt',
+      });
+      ctx.report(`✔ ${summaryLine(rebuilt, project)}`);
+      await smoke(rebuilt.ref, engine);
+      continue;
+    }
+    // Tags that move with the commit ({shortSha}) or were added since: point them at the verified image.
+    const tagged = await applyTags(availability.receipt, settings, engine);
+    const changed = tagged.imageId !== receipt.imageId || tagged.digest !== receipt.digest || tagged.tags.join() !== receipt.tags.join();
+    // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
+    if (availability.outcome !== 'reused') (await service()).writeReceipt(workspaceRoot, ctx.projectRoot, tagged, variant);
+    else if (changed) (await service()).writeReceipt(workspaceRoot, ctx.projectRoot, { ...tagged, outcome: 'reused' }, variant);
+    ctx.report(`✔ ${project}: ${availability.note} (${describeOutcome(receipt)})`);
+    await smoke(tagged.ref, engine);
+  }
+}
+
+/**
+ * The service build, loaded only when an image must be rebuilt or its receipt corrected: the
+ * common docker-build — right after the docker-service of the same run — needs neither, and
+ * loading it (Dockerfile parser, context staging) is most of what that process would cost.
+ */
+async function service(): Promise<typeof import('./service')> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./service') as typeof import('./service');
+}
+
+function describeOutcome(receipt: { outcome: string; steps: { run: number; cached: number } }): string {
+  return receipt.outcome === 'built' || receipt.outcome === 'rebuilt' ? `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached` : `${receipt.outcome}`;
 }

@@ -11,7 +11,7 @@ import { ProgressParser, StepStats, daemonLostDuringBuild } from '../planning/pr
 import type { SmokeObservation } from '../planning/smoke';
 import { run, RunOptions } from './process';
 import { daemonAnswers, probeFingerprint, readCachedProbe, writeCachedProbe } from './probe-cache';
-import { ManifestState, RegistryClient, RegistryError } from './registry';
+import { imageIdOfManifest, ManifestState, RegistryClient, RegistryError } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
 export interface DockerClient {
@@ -170,30 +170,64 @@ export class DockerEngine {
     readonly registry: RegistryClient = new RegistryClient({ env: process.env })
   ) {}
 
+  /**
+   * Can a build read an image it builds FROM straight from the registry? BuildKit of Docker 23+
+   * (classic or buildx) can, so a base or dependency image that is in the registry need not be
+   * pulled first. Docker 20.10's BuildKit (v0.8) is left out: fetching layers of an image that is
+   * not in the local store crashes that daemon now and then ("panic: runtime error: invalid
+   * memory address or nil pointer dereference" in cache.setImageRefMetadata, moby/buildkit#2153),
+   * so there the image is pulled by the daemon first, as before. podman is left out too: its
+   * builds are not given the flags a plain-HTTP registry needs.
+   */
+  get buildsFromRegistry(): boolean {
+    if (this.client.mode === 'podman') return false;
+    const major = safeMajor(this.client.serverVersion);
+    return major !== undefined && major >= 23;
+  }
+
+  /** What one batched `image inspect` found (prefetchImages), until the next command that may change images. */
+  private readonly inspected = new Map<string, ImageInfo | undefined>();
+
   private docker(args: string[], options: RunOptions = {}) {
+    if (args[0] !== 'image' || args[1] !== 'inspect') this.inspected.clear();
     return run(this.client.bin, args, options);
   }
 
+  /**
+   * Asks about several images in one docker CLI start-up (each costs 50–200 ms on a busy
+   * machine); the next `inspectImage` of each — and only the next — answers from it. Only
+   * answers docker is explicit about are kept (an image listed under the reference, or "No
+   * such image: <reference>"), and any other command clears them.
+   */
+  async prefetchImages(refs: readonly string[]): Promise<void> {
+    const unique = [...new Set(refs)];
+    // podman prints one pretty-printed array and no per-image "No such image" lines.
+    if (this.client.mode === 'podman' || unique.length < 2) return;
+    const result = await this.docker(['image', 'inspect', '--format', '{{json .}}', ...unique]);
+    const found = new Map<string, ImageInfo>();
+    for (const line of result.stdout.split('\n')) {
+      if (!line.trim().startsWith('{')) continue;
+      const info = parseInspect(line);
+      for (const ref of unique) if (info.repoTags.includes(ref)) found.set(ref, info);
+    }
+    const missing = new Set(result.stderr.split('\n').map((l) => /No such image: (\S+)/.exec(l)?.[1]).filter(Boolean));
+    for (const ref of unique) {
+      if (found.has(ref)) this.inspected.set(ref, found.get(ref));
+      else if (missing.has(ref)) this.inspected.set(ref, undefined);
+    }
+  }
+
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    // Each prefetched answer is used once: asked again (after waiting on a lock another process
+    // held, say), the store is asked again.
+    if (this.inspected.has(ref)) {
+      const known = this.inspected.get(ref);
+      this.inspected.delete(ref);
+      return known;
+    }
     const result = await this.docker(['image', 'inspect', '--format', '{{json .}}', ref]);
     if (result.code !== 0) return undefined;
-    // podman 4.3 ignores `{{json .}}` and prints its whole inspect array, pretty-printed.
-    const text = result.stdout.trim();
-    const raw = (text.startsWith('[') ? JSON.parse(text)[0] : JSON.parse(text.split('\n')[0])) as {
-      Id: string;
-      RepoTags?: string[];
-      RepoDigests?: string[];
-      Size: number;
-      Config?: { ExposedPorts?: Record<string, unknown> | null };
-    };
-    return {
-      // podman reports the ID without the `sha256:` that --iidfile writes.
-      id: raw.Id.includes(':') ? raw.Id : `sha256:${raw.Id}`,
-      repoTags: raw.RepoTags ?? [],
-      repoDigests: raw.RepoDigests ?? [],
-      size: raw.Size,
-      exposedPorts: Object.keys(raw.Config?.ExposedPorts ?? {}),
-    };
+    return parseInspect(result.stdout);
   }
 
   /**
@@ -290,6 +324,8 @@ export class DockerEngine {
     const name = ref.replace(/:[^/:]+$/, '');
     const digest = info?.repoDigests.find((d) => d.startsWith(`${name}@`))?.split('@')[1];
     if (!digest) throw new DockerError(`Pushed ${ref} but docker reports no digest for it — push it again.`);
+    // What the build asks next (size, ID for its receipt): answered once from this inspect.
+    this.inspected.set(ref, info);
     return digest;
   }
 
@@ -393,6 +429,9 @@ export class DockerEngine {
     let reason = 'no digest recorded';
     if (target.digest) {
       try {
+        // Already there (a base's `latest` on every run after the first): nothing to write.
+        const current = await this.registry.headManifest(ref);
+        if (current.state === 'present' && current.digest === target.digest) return { digest: target.digest, via: 'registry' };
         const manifest = await this.registry.getManifest(`${target.image}@${target.digest}`);
         if (manifest) return { digest: await this.registry.putManifest(ref, manifest.body, manifest.mediaType), via: 'registry' };
         reason = `${target.image}@${target.digest} is not in the registry`;
@@ -412,6 +451,22 @@ export class DockerEngine {
   }
 
   /**
+   * What the registry holds under `ref` in one request (a GET of the manifest): its digest and,
+   * for a single-platform image, the image ID a pull would give it — so an image that is
+   * already in the registry can be recorded (and built FROM) without pulling it.
+   */
+  async remoteImage(ref: string): Promise<{ state: 'present'; digest: string; imageId?: string } | { state: 'absent' } | { state: 'unknown'; reason: string }> {
+    try {
+      const manifest = await this.registry.getManifest(ref);
+      if (!manifest) return { state: 'absent' };
+      return { state: 'present', digest: manifest.digest, imageId: imageIdOfManifest(manifest.body, manifest.mediaType) };
+    } catch (error) {
+      if (error instanceof RegistryError) return { state: 'unknown', reason: error.message };
+      throw error;
+    }
+  }
+
+  /**
    * Does the registry hold `ref`, and under which digest? A registry that cannot be asked
    * (network, TLS, credentials) throws its sentence, unless `optional` (the caller has a
    * fallback): then the answer is `unknown` with that sentence.
@@ -421,6 +476,27 @@ export class DockerEngine {
     if (state.state === 'unknown' && !options.optional) throw new RegistryError(state.reason);
     return state;
   }
+}
+
+/** One image's `docker image inspect --format '{{json .}}'` output (or podman's array). */
+function parseInspect(output: string): ImageInfo {
+  // podman 4.3 ignores `{{json .}}` and prints its whole inspect array, pretty-printed.
+  const text = output.trim();
+  const raw = (text.startsWith('[') ? JSON.parse(text)[0] : JSON.parse(text.split('\n')[0])) as {
+    Id: string;
+    RepoTags?: string[];
+    RepoDigests?: string[];
+    Size: number;
+    Config?: { ExposedPorts?: Record<string, unknown> | null };
+  };
+  return {
+    // podman reports the ID without the `sha256:` that --iidfile writes.
+    id: raw.Id.includes(':') ? raw.Id : `sha256:${raw.Id}`,
+    repoTags: raw.RepoTags ?? [],
+    repoDigests: raw.RepoDigests ?? [],
+    size: raw.Size,
+    exposedPorts: Object.keys(raw.Config?.ExposedPorts ?? {}),
+  };
 }
 
 function findOnPath(name: string, pathEnv: string): string[] {

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  imageIdOfManifest,
   DOCKER_HUB,
   credentialHost,
   credentialSource,
@@ -140,5 +141,21 @@ describe('proxyFor: HTTP(S)_PROXY and NO_PROXY as curl reads them', () => {
     ['http://127.0.0.1:5000', { HTTP_PROXY: P }, P],
   ])('%s with %j → %s', (origin, env, expected) => {
     expect(proxyFor(origin, env)).toBe(expected);
+  });
+});
+
+describe('imageIdOfManifest: the image ID a pull would give', () => {
+  const config = `sha256:${'c'.repeat(64)}`;
+  it.each([
+    ['a docker v2 manifest', { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: config } }, undefined, config],
+    ['an OCI manifest (media type from the header)', { schemaVersion: 2, config: { digest: config } }, 'application/vnd.oci.image.manifest.v1+json', config],
+    ['an OCI index', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, undefined, undefined],
+    ['a manifest list (media type from the header)', { schemaVersion: 2, manifests: [{ digest: config }] }, 'application/vnd.docker.distribution.manifest.list.v2+json', undefined],
+    ['a config digest that is not sha256', { schemaVersion: 2, config: { digest: 'md5:abc' } }, undefined, undefined],
+  ])('%s', (_name, manifest, mediaType, expected) => {
+    expect(imageIdOfManifest(Buffer.from(JSON.stringify(manifest)), mediaType)).toBe(expected);
+  });
+  it('is undefined for bytes that are not JSON', () => {
+    expect(imageIdOfManifest('not json')).toBeUndefined();
   });
 });

@@ -10,9 +10,19 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { Agent, Dispatcher, ProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+
+/**
+ * undici, loaded on the first registry request: ~95 modules and ~80 ms of every task process
+ * that never talks to a registry (local mode, and docker-build after a build of the same run).
+ */
+function undici(): typeof import('undici') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('undici') as typeof import('undici');
+}
 import { parseImageRef } from '../planning/image-ref';
 import { run } from './process';
+import { EndpointHints, schemeOrder } from './endpoint-hints';
 
 export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -20,6 +30,22 @@ export const MANIFEST_TYPES = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.docker.distribution.manifest.v2+json',
 ];
+
+/**
+ * The image ID `docker pull` would give the image a manifest describes — its config digest —
+ * or undefined for an index (several platforms) or anything unreadable. Pure.
+ */
+export function imageIdOfManifest(body: Buffer | string, mediaType?: string): string | undefined {
+  try {
+    const manifest = JSON.parse(body.toString()) as { mediaType?: string; config?: { digest?: unknown }; manifests?: unknown };
+    const type = manifest.mediaType ?? mediaType ?? '';
+    if (/index|manifest\.list/.test(type) || Array.isArray(manifest.manifests)) return undefined;
+    const digest = manifest.config?.digest;
+    return typeof digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(digest) ? digest : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export type ManifestState =
   | { state: 'present'; digest: string }
@@ -182,6 +208,8 @@ export interface RegistryClientOptions {
   /** Directories holding `<host[:port]>/ca.crt` (+ `client.cert`/`client.key`). Default: `$DOCKER_CONFIG/certs.d`, `/etc/docker/certs.d`. */
   certsDirs?: string[];
   timeoutMs?: number;
+  /** Which scheme each insecure registry answered on last time (engine/endpoint-hints.ts): tried first. */
+  endpointHints?: EndpointHints;
 }
 
 interface Endpoint {
@@ -205,6 +233,7 @@ export class RegistryClient {
   private readonly certsDirs: string[];
   private readonly insecure: string[];
   private readonly timeoutMs: number;
+  private readonly hints?: EndpointHints;
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
   private readonly credentials = new Map<string, Promise<Credentials | undefined>>();
   private readonly tokens = new Map<string, Promise<string>>();
@@ -216,6 +245,7 @@ export class RegistryClient {
     this.certsDirs = options.certsDirs ?? [join(this.configDir, 'certs.d'), '/etc/docker/certs.d'];
     this.insecure = [...(options.insecureRegistries ?? []), ...daemonInsecureRegistries(options.daemonJson ?? '/etc/docker/daemon.json')];
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.hints = options.endpointHints;
   }
 
   /** Is the registry up (any HTTP answer to `GET /v2/`)? Throws one sentence when it is not. */
@@ -495,16 +525,25 @@ export class RegistryClient {
   private async discover(host: string, registry: string): Promise<Endpoint> {
     const tls = this.tlsFiles(host);
     const insecure = isInsecure(host, this.insecure);
-    const https = { base: `https://${host}`, verify: !insecure || tls.ca.length > 0 };
-    const candidates = insecure ? [https, { base: `http://${host}`, verify: false }] : [https];
+    const https = { scheme: 'https' as const, base: `https://${host}`, verify: !insecure || tls.ca.length > 0 };
+    const http = { scheme: 'http' as const, base: `http://${host}`, verify: false };
+    const hint = insecure ? this.hints?.read(host) : undefined;
+    const candidates = insecure ? schemeOrder(hint).map((scheme) => (scheme === 'http' ? http : https)) : [https];
     let lastError: RegistryError | undefined;
     for (const candidate of candidates) {
       const dispatcher = this.dispatcher(candidate.base, candidate.verify);
       try {
         const reply = await this.raw(`${candidate.base}/v2/`, 'GET', {}, undefined, dispatcher);
+        // A remembered HTTP that now meets a TLS server gets a 400 ("HTTP request to an HTTPS
+        // server"), not an error: only a registry's own answer ends the discovery early.
+        if (candidate.scheme === 'http' && hint === 'http' && candidates[0] === candidate && reply.status !== 200 && reply.status !== 401) continue;
+        if (insecure && hint !== candidate.scheme) this.hints?.write(host, candidate.scheme);
         return { base: candidate.base, dispatcher, challenge: reply.status === 401 ? parseChallenge(reply.headers['www-authenticate']) : undefined };
       } catch (error) {
-        lastError = this.networkError(error, `${candidate.base}/v2/`, registry, host, tls.ca);
+        const failed = this.networkError(error, `${candidate.base}/v2/`, registry, host, tls.ca);
+        // A remembered scheme that fails: discovery in the daemon's order, as without a hint.
+        if (candidate.scheme === 'http' && hint === 'http' && candidates[0] === candidate) continue;
+        lastError = failed;
         // Only a server that does not speak TLS is retried over HTTP: an untrusted certificate,
         // a refused connection or a dead proxy would otherwise end as a confusing HTTP 400.
         if (!lastError.noTls) break;
@@ -528,6 +567,7 @@ export class RegistryClient {
         ...(files.cert && files.key ? { cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') } : {}),
       };
       const proxy = proxyFor(origin, this.env);
+      const { Agent, ProxyAgent } = undici();
       dispatcher = proxy ? new ProxyAgent({ uri: proxy, requestTls: tls }) : new Agent({ connect: tls });
       this.dispatchers.set(key, dispatcher);
     }
@@ -582,7 +622,7 @@ export class RegistryClient {
   }
 
   private async raw(url: string, method: string, headers: Record<string, string>, body: Buffer | undefined, dispatcher: Dispatcher): Promise<Reply> {
-    const response = await request(url, {
+    const response = await undici().request(url, {
       method: method as Dispatcher.HttpMethod,
       headers,
       body,

@@ -1,5 +1,5 @@
-import { DockerfileParser } from 'dockerfile-ast';
 import { BASE_IMAGE_ARG, DEPS_IMAGE_ARG } from '../constants';
+import { DockerfileParser } from './dockerfile';
 import { sanitizeRepository } from './image-ref';
 
 /**

@@ -3,7 +3,8 @@ import type * as DockerfileAst from 'dockerfile-ast';
 // Loaded on first parse, not with the module: it takes 50–130 ms to load, and inference answered
 // from its cache (plugins/inference-cache.ts) parses nothing.
 let parser: typeof DockerfileAst.DockerfileParser | undefined;
-const DockerfileParser = {
+/** dockerfile-ast's parser, loaded on the first parse (a process that parses nothing never loads it). */
+export const DockerfileParser = {
   parse: (text: string) => (parser ??= (require('dockerfile-ast') as typeof DockerfileAst).DockerfileParser).parse(text),
 };
 import { BASE_IMAGE_ARG, DIRECTIVE_PREFIX } from '../constants';

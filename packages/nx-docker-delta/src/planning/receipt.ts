@@ -27,12 +27,13 @@ export interface ImageReceipt {
   base?: { name: string; ref: string };
   /**
    * The content-addressed dependency image it took node_modules from (services whose Dockerfile
-   * declares ARG DEPS_IMAGE), and whether this build built, reused or pulled it.
+   * declares ARG DEPS_IMAGE), and whether this build built, reused or pulled it, or (push mode)
+   * found it in the registry and left it there (`remote`).
    */
   deps?: {
     ref: string;
     inputHash: string;
-    outcome: 'built' | 'reused' | 'pulled';
+    outcome: 'built' | 'reused' | 'pulled' | 'remote';
     digest?: string;
     steps?: { total: number; run: number; cached: number };
   };
@@ -45,8 +46,11 @@ export interface ImageReceipt {
   phasesMs?: PhaseTimings;
   builder: BuilderMode;
   platform?: string;
-  /** What happened the last time this receipt was produced or verified. */
-  outcome: 'built' | 'reused' | 'pulled' | 'pushed' | 'rebuilt';
+  /**
+   * What happened the last time this receipt was produced or verified. `remote`: push mode found
+   * it in the registry and neither built nor pulled it (builds FROM it read it from there).
+   */
+  outcome: 'built' | 'reused' | 'pulled' | 'pushed' | 'rebuilt' | 'remote';
 }
 
 export function isReceipt(value: unknown): value is ImageReceipt {

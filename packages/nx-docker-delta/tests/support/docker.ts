@@ -79,6 +79,15 @@ export function pruneBuildCache(): void {
   dockerOrThrow(['builder', 'prune', '-af']);
 }
 
+/**
+ * Whether push mode leaves a base or dependency image that is in the registry there (the
+ * engine's `buildsFromRegistry`): Docker 23+; Docker 20.10's BuildKit gets it pulled first.
+ */
+export function leavesRegistryImagesThere(): boolean {
+  const version = docker(['version', '--format', '{{.Server.Version}}']).stdout.trim();
+  return Number(/^(\d+)\./.exec(version)?.[1] ?? 0) >= 23 && !/podman/i.test(DOCKER);
+}
+
 /** Why Docker cannot be used here, or undefined when the daemon answers. */
 export function dockerProblem(): string | undefined {
   const info = docker(['version', '--format', '{{.Server.Version}}']);

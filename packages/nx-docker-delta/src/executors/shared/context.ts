@@ -1,6 +1,7 @@
 import { ExecutorContext, logger, workspaceRoot } from '@nx/devkit';
 import { join } from 'node:path';
 import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
+import { fileEndpointHints } from '../../engine/endpoint-hints';
 import { RegistryClient, RegistryError } from '../../engine/registry';
 import { DockerfileError } from '../../planning/dockerfile';
 import { ImageRefError } from '../../planning/image-ref';
@@ -33,7 +34,11 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
 }
 
 export async function engineFor(settings: Pick<ImageSettings, 'dockerBin' | 'insecureRegistries'>): Promise<DockerEngine> {
-  const registry = new RegistryClient({ env: process.env, insecureRegistries: settings.insecureRegistries });
+  const registry = new RegistryClient({
+    env: process.env,
+    insecureRegistries: settings.insecureRegistries,
+    endpointHints: fileEndpointHints(join(workspaceDataDirectory(workspaceRoot), 'nx-docker-delta-registry-endpoints.json')),
+  });
   const client = await probeDocker({ bin: settings.dockerBin, cacheFile: probeCacheFile() });
   if (client.note) logger.info(`${client.bin} ${client.clientVersion}: ${client.note}`);
   return new DockerEngine(client, registry);
