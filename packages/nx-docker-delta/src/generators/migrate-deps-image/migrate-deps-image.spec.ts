@@ -32,7 +32,7 @@ const node = (o: Partial<NodeDockerfileInput> = {}) =>
     port: 3000,
     ...o,
   });
-const elixir = renderElixirDockerfile({ app: 'api', appsPath: 'apps', apps: ['api', 'core'], umbrellaDeps: ['core'], hasLock: true, hasConfig: true, runtime: 'debian', baseImage: 'workspace-base' });
+const elixir = renderElixirDockerfile({ app: 'api', appsPath: 'apps', apps: ['api', 'core'], umbrellaDeps: ['core'], hasLock: true, hasConfig: true, runtime: 'debian-slim', baseImage: 'workspace-base' });
 
 describe('migrateDockerfileText', () => {
   it.each([
