@@ -362,7 +362,13 @@ async function measureP5({ baseEnv, templateDir }) {
 function writeReport(final) {
   results.wallSeconds = Math.round((Date.now() - started) / 1000);
   results.complete = final;
-  const markdown = renderMarkdown(results);
+  let markdown;
+  try {
+    markdown = renderMarkdown(results);
+  } catch (error) {
+    // The JSON is the record; a rendering bug must not end the run (re-render with render.mjs).
+    markdown = `# Rendering failed: ${error.message}\n\nRe-render with \`node tools/bench/render.mjs <this file's .json>\`.\n`;
+  }
   const outDir = argv.out ? resolve(argv.out) : argv.results ? join(repoRoot, 'tools/bench/results') : join(benchRoot, 'results');
   mkdirSync(outDir, { recursive: true });
   const base = join(outDir, `${results.date.slice(0, 10)}-${profileId}`);

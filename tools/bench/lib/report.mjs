@@ -49,40 +49,41 @@ export function targets(results, variant) {
   const ours = c.ours?.scenarios ?? {};
   const rt = ratios(variant);
   const rows = [];
-  const add = (name, measured, met, why) => rows.push({ name, measured, met, why: met === false ? why : undefined });
+  // `why` is a function, evaluated only for a miss (its inputs may be missing otherwise).
+  const add = (name, measured, met, why) => rows.push({ name, measured, met, why: met === false ? why() : undefined });
   const ownMs = ours.ownBuild?.median;
   const phaseText = topPhases(c.ours?.phases);
 
   const overhead = c.ours?.overheadMs;
   add('image overhead (P1 − own build) ≤ 1.5 s', overhead === undefined ? 'n/a' : `${s(overhead)} (P1 ${s(ours.P1?.median)} − own build ${s(ownMs)})`, overhead === undefined ? undefined : overhead <= 1500,
-    `the image part of our delta is ${s(overhead)}${phaseText ? `; svc01's receipt phases (largest): ${phaseText}` : ''} — everything past the service's own build: nx task start-up and graph for the image targets, context staging, docker build/export.`);
+    () => `the image part of our delta is ${s(overhead)}${phaseText ? `; svc01's receipt phases (largest): ${phaseText}` : ''} — everything past the service's own build: nx task start-up and graph for the image targets, context staging, docker build/export.`);
 
-  const p1Bound = (theirs) => (theirs && ownMs ? theirs.scenarios.P1.median / ownMs : undefined);
+  const p1Bound = (theirs) => (theirs?.scenarios.P1 && ownMs ? theirs.scenarios.P1.median / ownMs : undefined);
   for (const [id, min, label] of [['nxdocker', 3, '@nx/docker'], ['naive', 10, 'naive']]) {
     const r = rt[id]?.P1;
     const bound = id === 'nxdocker' ? p1Bound(c.nxdocker) : undefined;
     add(`P1 ≥ ${min}× faster than ${label}`, r === undefined ? 'n/a' : `${x(r)} (${s(c[id].scenarios.P1.median)} vs ${s(ours.P1.median)})`, r === undefined ? undefined : r >= min,
-      id === 'nxdocker'
-        ? `both run the same \`nx affected\` + the service's own build (${s(ownMs)}); @nx/docker's Docker part is ${s(c.nxdocker?.scenarios.P1.median - (c.nxdocker?.scenarios.ownBuild?.median ?? ownMs))} (its per-change \`npm install\` of the generated package.json), so even a zero-cost image step caps the ratio at ${x(bound)}.`
+      () => id === 'nxdocker'
+        ? `both run the same \`nx affected\` + the service's own build (${s(ownMs)}); @nx/docker's Docker part is ${s(c.nxdocker?.scenarios.P1?.median - (c.nxdocker?.scenarios.ownBuild?.median ?? ownMs))} (its per-change \`npm install\` of the generated package.json), so even a zero-cost image step caps the ratio at ${x(bound)}.`
         : `the naive loop rebuilds all ${results.options.services} services per delta, but its install layer stays cached while the lockfile is unchanged: each service costs only COPY + an in-container \`nx build\`.`);
   }
   const p2 = rt.nxdocker?.P2;
   add('P2 cold ≥ 1.5× faster than @nx/docker', p2 === undefined ? 'n/a' : `${x(p2)} (${s(c.nxdocker.scenarios.P2.median)} vs ${s(ours.P2.median)})`, p2 === undefined ? undefined : p2 >= 1.5,
-    `our cold build's summed receipt phases over all services (largest): ${topPhases(c.ours?.phasesP2) ?? 'n/a'}; @nx/docker runs one \`npm install\` per service with ${results.options.parallel} in parallel.`);
+    () => `our cold build's summed receipt phases over all services (largest): ${topPhases(c.ours?.phasesP2) ?? 'n/a'}; @nx/docker runs one \`npm install\` per service with ${results.options.parallel} in parallel.`);
   const p3 = rt.nxdocker?.P3;
   add('P3 fresh CI ≥ 3× faster than @nx/docker', p3 === undefined ? 'n/a' : `${x(p3)} (${s(c.nxdocker.scenarios.P3.median)} vs ${s(ours.P3.median)})`, p3 === undefined ? undefined : p3 >= 3,
-    `our fresh-CI delta's receipt phases (largest): ${topPhases(ours.P3?.phases) ?? 'n/a'} — pulling the dependency image / base from the registry and pushing the result are inside P3.`);
+    () => `our fresh-CI delta's receipt phases (largest): ${topPhases(ours.P3?.phases) ?? 'n/a'} — pulling the dependency image / base from the registry and pushing the result are inside P3.`);
   const nc = ours.P3 && ours.P3nocache ? ours.P3nocache.median / ours.P3.median : undefined;
   add('P3 ≥ 5× faster than a no-cache rebuild', nc === undefined ? 'n/a' : `${x(nc)} (${s(ours.P3nocache.median)} vs ${s(ours.P3.median)})`, nc === undefined ? undefined : nc >= 5,
-    `the no-cache rebuild of the one service (base + its dependency install + app) takes ${s(ours.P3nocache?.median)}; the registry-cached run still spends ${s(ours.P3?.median)} (receipt phases, largest: ${topPhases(ours.P3?.phases) ?? 'n/a'}).`);
+    () => `the no-cache rebuild of the one service (base + its dependency install + app) takes ${s(ours.P3nocache?.median)}; the registry-cached run still spends ${s(ours.P3?.median)} (receipt phases, largest: ${topPhases(ours.P3?.phases) ?? 'n/a'}).`);
   if (results.p5) {
     const added = (results.p5.show['nx-docker-delta'].median - results.p5.show.without.median) / results.p5.show.without.median;
-    add('P5 ≤ 10 % added to `nx show projects`', `${(added * 100).toFixed(1)} %`, added <= 0.1, 'inference runs in Nx\'s plugin worker on every graph computation (see the P5 section).');
+    add('P5 ≤ 10 % added to `nx show projects`', `${(added * 100).toFixed(1)} %`, added <= 0.1, () => 'inference runs in Nx\'s plugin worker on every graph computation (see the P5 section).');
   }
   const depImages = ours.P6?.dependencyImagesBuilt;
   const known = depImages?.filter((n) => n !== undefined && n !== null) ?? [];
   add('P6 rebuilds exactly one dependency image', known.length ? known.join(', ') : 'n/a (no dependency images in the receipts)', known.length ? known.every((n) => n === 1) : undefined,
-    'receipts show a different number of dependency images built than the one whose dependency set changed.');
+    () => 'receipts show a different number of dependency images built than the one whose dependency set changed.');
   return rows;
 }
 
