@@ -8,12 +8,16 @@
 // esbuild does not emit decorator metadata, so the code never relies on it: injection uses
 // explicit `@Inject()` tokens and TypeORM columns name their types.
 
-/** Production dependencies of the services (what ends up in the images). */
+/**
+ * Production dependencies of the services (what ends up in the images). No @nestjs/microservices:
+ * it is an optional peer of @nestjs/core and has ioredis and kafkajs as optional peers, and Nx's
+ * generatePackageJson adds root-installed optional peers to every service — the per-service
+ * extras below would then be in every image (measured in the first realistic run).
+ */
 export const REALISTIC_RUNTIME_DEPS = {
   '@nestjs/common': '^10.4.15',
   '@nestjs/core': '^10.4.15',
   '@nestjs/platform-express': '^10.4.15',
-  '@nestjs/microservices': '^10.4.15',
   '@nestjs/config': '^3.3.0',
   '@nestjs/swagger': '^8.1.0',
   '@nestjs/typeorm': '^10.0.2',
@@ -169,4 +173,4 @@ export function realisticWorkspaceFiles({ services, serviceName }) {
 }
 
 export const REALISTIC_DESCRIPTION =
-  'NestJS services (@nestjs/core + platform-express + microservices + config + swagger, TypeORM + pg, class-validator/class-transformer, @grpc/grpc-js + proto-loader, rxjs) on 4 shared libs (core, db, contracts, grpc — every service imports all four); svc03 adds ioredis, svc06 kafkajs, svc09 the AWS S3 client; @nx/esbuild builds (bundled, node_modules external, generatePackageJson)';
+  'NestJS services (@nestjs/core + platform-express + config + swagger, TypeORM + pg, class-validator/class-transformer, @grpc/grpc-js + proto-loader, rxjs) on 4 shared libs (core, db, contracts, grpc — every service imports all four); svc03 adds ioredis, svc06 kafkajs, svc09 the AWS S3 client; @nx/esbuild builds (bundled, node_modules external, generatePackageJson)';
