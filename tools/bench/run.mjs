@@ -24,7 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CONTENDERS, NODE_IMAGE, NX_PARALLEL, addDependency, nx, servicesOf, touchService } from './lib/contenders.mjs';
-import { deltaPushBytes, imageSize, probeDockerClient, pruneBuildCache, registryUp, removeImages } from './lib/docker.mjs';
+import { deltaPushBytes, imageSize, probeDockerClient, pruneBuildCache, registryUp, removeImages, waitForDaemon } from './lib/docker.mjs';
 import { measureGraphCost } from './lib/graph-cost.mjs';
 import { CommandError, run, stats, timed } from './lib/proc.mjs';
 import { renderMarkdown } from './lib/report.mjs';
@@ -162,12 +162,20 @@ async function main() {
       const out = (variant.contenders[id] = { label: contender.label, scenarios: {}, notes: [] });
       say(`── ${pm}: ${contender.label}`);
       const contenderStarted = Date.now();
+      if (docker.bin && !(await waitForDaemon(docker.bin))) {
+        out.error = 'the Docker daemon did not answer for 3 minutes';
+        out.notes.push(`FAILED: ${out.error} (it crashed or was restarted during the run).`);
+        say(`✖ ${id}: ${out.error}`);
+        continue;
+      }
       try {
         await measureContender({ id, contender, ws, out, log, docker, registry, registryOk, changed, variant });
       } catch (error) {
         // One contender failing must not lose the others' numbers: record it and go on.
         out.error = error.message;
-        out.notes.push(`FAILED: ${error.message}`);
+        const daemonDown = docker.bin && (await run(docker.bin, ['version', '--format', '{{.Server.Version}}'], { check: false, capture: true })).code !== 0;
+        out.notes.push(`FAILED: ${error.message}${daemonDown ? ' — the Docker daemon was down at that moment (it crashed or was restarted during the run; see dockerd\'s log).' : ''}`);
+        if (daemonDown) results.notes.push(`The Docker daemon went down during ${pm} ${id}.`);
         say(`✖ ${id}: ${error.message}${error.tail ? `\n${error.tail.split('\n').slice(-15).join('\n')}` : ''}`);
       }
       out.wallSeconds = Math.round((Date.now() - contenderStarted) / 1000);

@@ -127,3 +127,17 @@ export async function deltaPushBytes(before, after) {
   const total = [...b.values()].reduce((s, v) => s + v, 0);
   return { bytes, blobs, totalCompressed: total };
 }
+
+/**
+ * Waits up to `seconds` for the daemon to answer (on a shared machine someone may be restarting a
+ * crashed dockerd). Returns true when it answers.
+ */
+export async function waitForDaemon(docker, seconds = 180) {
+  const until = Date.now() + seconds * 1000;
+  for (;;) {
+    const r = await run(docker, ['version', '--format', '{{.Server.Version}}'], { check: false, capture: true }).catch(() => ({ code: 1 }));
+    if (r.code === 0) return true;
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+  }
+}
