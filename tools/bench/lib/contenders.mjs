@@ -3,15 +3,19 @@
 import { existsSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './proc.mjs';
-import { nxJson, rootPackageJson, serviceName, write } from './workspace.mjs';
+import { PNPM_VERSION, nxJson, rootPackageJson, serviceName, write } from './workspace.mjs';
 
 /** The stand-in every contender's runtime starts FROM (nothing can be pulled here). */
 export const NODE_IMAGE = 'node:20-bookworm-slim';
 
 export const nxArgs = (ws, args) => [join(ws.root, 'node_modules/nx/dist/bin/nx.js'), ...args];
 
+/** Every Nx-based contender runs its multi-task commands with the same parallelism. */
+export const NX_PARALLEL = 2;
+
 export function nx(ws, args, log, extraEnv = {}) {
-  return run(process.execPath, nxArgs(ws, args), { cwd: ws.root, env: { ...ws.env, ...extraEnv }, log });
+  const many = args[0] === 'run-many' || args[0] === 'affected';
+  return run(process.execPath, nxArgs(ws, many ? [...args, `--parallel=${NX_PARALLEL}`] : args), { cwd: ws.root, env: { ...ws.env, ...extraEnv }, log });
 }
 
 /** `docker build` of a whole service list, one after the other (the seed's loop). */
@@ -31,9 +35,14 @@ const naive = {
   devDependencies: {},
   plugins: [],
   async setup(ws) {
-    // The seed's "before" picture: every image copies the repository, installs everything, builds.
+    // The "before" picture as people write it: copy the manifest and lockfile, install everything
+    // (cached while the lockfile stays the same), copy the repository, build the one service.
     write(ws.root, '.dockerignore', 'node_modules\n**/node_modules\n**/dist\n.git\n.nx\ntmp\n');
     const now = Date.now() / 1000;
+    const install =
+      ws.pm === 'pnpm'
+        ? [`RUN npm install -g pnpm@${PNPM_VERSION}`, 'COPY package.json pnpm-lock.yaml ./', 'RUN pnpm install --frozen-lockfile']
+        : ['COPY package.json package-lock.json ./', 'RUN npm ci'];
     for (const [index, name] of ws.services.entries()) {
       write(
         ws.root,
@@ -41,9 +50,9 @@ const naive = {
         [
           `FROM ${NODE_IMAGE}`,
           'WORKDIR /repo',
+          ...install,
           'COPY . .',
-          'RUN npm ci',
-          `RUN npx nx build ${name}`,
+          `RUN ${ws.pm === 'pnpm' ? 'pnpm exec' : 'npx'} nx build ${name}`,
           `WORKDIR /repo/apps/${name}/dist`,
           'ENV NX_DAEMON=false PORT=3000',
           'CMD ["node", "main.js"]',
@@ -56,7 +65,7 @@ const naive = {
       const stamp = now - (ws.services.length - index);
       utimesSync(join(ws.root, 'apps', name, 'Dockerfile'), stamp, stamp);
     }
-    return { notes: [] };
+    return { notes: [`Dockerfile per service: ${install.join(' → ')} → COPY . . → nx build <svc> (the install layer is shared while the lockfile stays the same).`], dockerfile: readFileSync(join(ws.root, 'apps', ws.services[0], 'Dockerfile'), 'utf8') };
   },
   buildAll: (ws, log) => dockerLoop(ws, ws.services, log),
   // No affected detection: the loop rebuilds every service (each one re-copies the changed repo).
@@ -104,6 +113,7 @@ const nxDocker = {
       writeFileSync(file, text.replace(/^FROM .+$/m, `FROM ${NODE_IMAGE}`));
       if (name === ws.services[0]) notes.push(`@nx/node:setup-docker wrote \`FROM ${from}\`; replaced by the local \`${NODE_IMAGE}\` stand-in (no pulls here).`);
     }
+    if (ws.pm === 'pnpm') notes.push('pnpm workspace: the generated Dockerfile still runs `npm --omit=dev -f install` on the generated package.json (no lockfile used) — that is what setup-docker gives pnpm users, kept as is.');
     return { notes, dockerfile: readFileSync(join(ws.root, 'apps', ws.services[0], 'Dockerfile'), 'utf8') };
   },
   buildAll: (ws, log) => nx(ws, ['run-many', '-t', 'docker:build', '--outputStyle=stream'], log),
@@ -225,6 +235,7 @@ const nxContainer = {
       };
       writeFileSync(projectFile, JSON.stringify(project, null, 2) + '\n');
     }
+    if (ws.pm === 'pnpm') notes.push('pnpm workspace: its `nest` Dockerfile installs with npm from the generated package.json (`package*.json`, no pnpm lockfile) — what the generator gives pnpm users, kept as is.');
     return { notes, dockerfile: readFileSync(join(ws.root, 'apps', first, 'Dockerfile'), 'utf8') };
   },
   buildAll: (ws, log) => nx(ws, ['run-many', '-t', 'container', '--outputStyle=stream'], log, { DOCKER_CONFIG: ws.buildxConfig }),
@@ -238,24 +249,21 @@ export const CONTENDERS = { ours, nxdocker: nxDocker, naive, nxcontainer: nxCont
 export function contenderRootFiles(contender, ws) {
   const plugins = typeof contender.plugins === 'function' ? contender.plugins(ws) : contender.plugins;
   return {
-    'package.json': rootPackageJson(contender.devDependencies),
+    'package.json': rootPackageJson(contender.devDependencies, ws.profile, ws.pm),
     'nx.json': nxJson(plugins),
   };
 }
 
-/** Dependencies of the workspace's express that P6 promotes, one per run, to a direct dependency of one service. */
-export const P6_PACKAGES = ['ms', 'bytes', 'escape-html', 'depd', 'vary'];
-
 /**
  * P6: the service starts using one more npm package. Root package.json gains it (at the version
- * the lockfile already resolves, so the template's node_modules has it), the lockfile is
- * re-resolved, and a source file of the service imports it — what `npm install <pkg>` plus an
- * import does in a real workspace. Returns the new package.json text (the caller writes the lockfile).
+ * installed in the template, so node_modules has it), the lockfile is re-resolved, and a source
+ * file of the service imports it — what `npm install <pkg>` / `pnpm add <pkg>` plus an import
+ * does in a real workspace. Returns the new package.json text (the caller writes the lockfile).
  */
 export function addDependency(ws, name, pkg) {
-  const lock = JSON.parse(readFileSync(join(ws.root, 'package-lock.json'), 'utf8'));
-  const version = lock.packages?.[`node_modules/${pkg}`]?.version;
-  if (!version) throw new Error(`P6: ${pkg} is not in the lockfile — pick another package in P6_PACKAGES.`);
+  const installed = join(ws.templateDir, 'node_modules', pkg, 'package.json');
+  if (!existsSync(installed)) throw new Error(`P6: ${pkg} is not in the template's node_modules — pick another package in the profile's p6Packages.`);
+  const version = JSON.parse(readFileSync(installed, 'utf8')).version;
   const manifestFile = join(ws.root, 'package.json');
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
   manifest.dependencies = { ...manifest.dependencies, [pkg]: version };

@@ -55,7 +55,8 @@ function onPath(name, pathEnv) {
 
 /** `repo:tag` of every image whose repository starts with one of `prefixes`. */
 export async function imagesWithPrefix(docker, prefixes) {
-  const r = await run(docker, ['images', '--format', '{{.Repository}}:{{.Tag}}'], { capture: true });
+  // check: false — a daemon restarted by someone else mid-run must not end the whole benchmark here.
+  const r = await run(docker, ['images', '--format', '{{.Repository}}:{{.Tag}}'], { capture: true, check: false });
   return r.stdout
     .split('\n')
     .map((l) => l.trim())
@@ -68,7 +69,7 @@ export async function removeImages(docker, { prefixes, runId, log }) {
   for (let i = 0; i < refs.length; i += 50) {
     await run(docker, ['rmi', '--force', ...refs.slice(i, i + 50)], { log, check: false });
   }
-  const dangling = await run(docker, ['images', '--quiet', '--filter', 'dangling=true', '--filter', `label=nxbench.id=${runId}`], { capture: true });
+  const dangling = await run(docker, ['images', '--quiet', '--filter', 'dangling=true', '--filter', `label=nxbench.id=${runId}`], { capture: true, check: false });
   const ids = [...new Set(dangling.stdout.split('\n').map((l) => l.trim()).filter(Boolean))];
   if (ids.length) await run(docker, ['rmi', '--force', ...ids], { log, check: false });
   return refs.length + ids.length;
@@ -125,4 +126,18 @@ export async function deltaPushBytes(before, after) {
   }
   const total = [...b.values()].reduce((s, v) => s + v, 0);
   return { bytes, blobs, totalCompressed: total };
+}
+
+/**
+ * Waits up to `seconds` for the daemon to answer (on a shared machine someone may be restarting a
+ * crashed dockerd). Returns true when it answers.
+ */
+export async function waitForDaemon(docker, seconds = 180) {
+  const until = Date.now() + seconds * 1000;
+  for (;;) {
+    const r = await run(docker, ['version', '--format', '{{.Server.Version}}'], { check: false, capture: true }).catch(() => ({ code: 1 }));
+    if (r.code === 0) return true;
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+  }
 }

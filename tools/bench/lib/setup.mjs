@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { run } from './proc.mjs';
-import { RUNTIME_DEPS, TOOLCHAIN_DEV_DEPS, writeFiles, workspaceFiles } from './workspace.mjs';
+import { PNPM_VERSION, PROFILES, writeFiles } from './workspace.mjs';
 import { contenderRootFiles } from './contenders.mjs';
 
 export const CACHE_DIR = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'nx-docker-delta-bench');
@@ -13,8 +13,8 @@ export const CACHE_DIR = join(process.env.XDG_CACHE_HOME || join(homedir(), '.ca
 const PLUGIN_DEPS = JSON.parse(readFileSync(new URL('../../../packages/nx-docker-delta/package.json', import.meta.url), 'utf8')).dependencies ?? {};
 
 /** Every package any contender needs, installed once and shared (node_modules is symlinked). */
-const TEMPLATE_DEV_DEPS = {
-  ...TOOLCHAIN_DEV_DEPS,
+const contenderDevDeps = (profile) => ({
+  ...profile.devDeps,
   '@nx/docker': '23.2.1',
   '@nx/node': '23.2.1',
   '@nx-tools/nx-container': '7.3.0',
@@ -22,40 +22,74 @@ const TEMPLATE_DEV_DEPS = {
   // nx-docker-delta's own dependencies (its built copy is placed into this node_modules): read from
   // its package.json, so a new runtime dependency can never be missing here.
   ...PLUGIN_DEPS,
-};
+});
 
 const sha = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 const npmEnv = () => ({ ...process.env, NPM_CONFIG_YES: 'true', NPM_CONFIG_AUDIT: 'false', NPM_CONFIG_FUND: 'false' });
 
-/** The shared node_modules, reinstalled only when its package.json changes. */
-export const templatePackageJson = () =>
-  JSON.stringify({ name: 'nx-docker-delta-bench-template', private: true, dependencies: RUNTIME_DEPS, devDependencies: TEMPLATE_DEV_DEPS, overrides: { 'node-fetch': '2.7.0' } }, null, 2) + '\n';
+/** The lockfile a package manager writes at the workspace root. */
+export const lockfileName = (pm) => (pm === 'pnpm' ? 'pnpm-lock.yaml' : 'package-lock.json');
 
-export const templateDir = () => join(CACHE_DIR, `template-${sha(templatePackageJson())}`);
+/**
+ * pnpm, installed once into the cache folder from the npm registry (its ordinary client), so
+ * template installs and lockfiles need no global install. Returns the pnpm executable.
+ */
+export async function ensurePnpm(log) {
+  const dir = join(CACHE_DIR, `pnpm-${PNPM_VERSION}`);
+  const bin = join(dir, 'node_modules/.bin/pnpm');
+  if (existsSync(join(dir, '.complete'))) return bin;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{"private":true}\n');
+  await run('npm', ['install', '--no-audit', '--no-fund', `pnpm@${PNPM_VERSION}`], { cwd: dir, env: npmEnv(), log });
+  writeFileSync(join(dir, '.complete'), new Date().toISOString());
+  return bin;
+}
 
-export async function ensureTemplate(log) {
-  const pkg = templatePackageJson();
-  const dir = templateDir();
+/** The shared node_modules of one profile and package manager, reinstalled only when its package.json changes. */
+export const templatePackageJson = (profile = PROFILES.quick, pm = 'npm') =>
+  JSON.stringify(
+    {
+      name: 'nx-docker-delta-bench-template',
+      private: true,
+      ...(pm === 'pnpm' ? { packageManager: `pnpm@${PNPM_VERSION}` } : {}),
+      dependencies: { ...profile.runtimeDeps, ...profile.templateExtra },
+      // pnpm links only direct dependencies at the root: nx-docker-delta's peer @nx/devkit (what
+      // `nx add` / pnpm's auto-installed peers give its users) must be one.
+      devDependencies: { ...contenderDevDeps(profile), ...(pm === 'pnpm' ? { '@nx/devkit': '23.2.1' } : {}) },
+      ...(pm === 'pnpm' ? { pnpm: { overrides: { 'node-fetch': '2.7.0' } } } : { overrides: { 'node-fetch': '2.7.0' } }),
+    },
+    null,
+    2
+  ) + '\n';
+
+export const templateDir = (profile = PROFILES.quick, pm = 'npm') => join(CACHE_DIR, `template-${profile.id === 'quick' && pm === 'npm' ? '' : `${profile.id}-${pm}-`}${sha(templatePackageJson(profile, pm))}`);
+
+export async function ensureTemplate(log, profile = PROFILES.quick, pm = 'npm') {
+  const pkg = templatePackageJson(profile, pm);
+  const dir = templateDir(profile, pm);
   if (existsSync(join(dir, '.complete'))) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), pkg);
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv(), log });
+  if (pm === 'pnpm') await run(await ensurePnpm(log), ['install', '--prefer-offline', '--config.confirmModulesPurge=false'], { cwd: dir, env: npmEnv(), log });
+  else await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv(), log });
   writeFileSync(join(dir, '.complete'), new Date().toISOString());
   return dir;
 }
 
-/** package-lock.json for a contender's package.json (resolved once, then cached by content). */
-export async function lockfileFor(packageJsonText, log) {
-  const file = join(CACHE_DIR, 'locks', `${sha(packageJsonText)}.json`);
+/** The lockfile (package-lock.json or pnpm-lock.yaml) for a contender's package.json (resolved once, then cached by content). */
+export async function lockfileFor(packageJsonText, log, pm = 'npm') {
+  const file = join(CACHE_DIR, 'locks', `${pm === 'npm' ? '' : `${pm}-`}${sha(packageJsonText)}.${pm === 'pnpm' ? 'yaml' : 'json'}`);
   if (existsSync(file)) return readFileSync(file, 'utf8');
   const dir = mkdtempSync(join(tmpdir(), 'nxbench-lock-'));
   try {
     writeFileSync(join(dir, 'package.json'), packageJsonText);
-    await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv(), log });
+    if (pm === 'pnpm') await run(await ensurePnpm(log), ['install', '--lockfile-only', '--ignore-scripts', '--prefer-offline'], { cwd: dir, env: npmEnv(), log });
+    else await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv(), log });
     mkdirSync(dirname(file), { recursive: true });
-    const text = readFileSync(join(dir, 'package-lock.json'), 'utf8');
+    const text = readFileSync(join(dir, lockfileName(pm)), 'utf8');
     writeFileSync(file, text);
     return text;
   } finally {
@@ -95,6 +129,13 @@ export async function installPlugin(repoRoot, templateDir, log, rev = 'HEAD') {
   }
 }
 
+/** The plugin build of one template copied into another (compiled once per run). */
+export function copyPlugin(fromTemplate, toTemplate) {
+  const dest = join(toTemplate, 'node_modules/nx-docker-delta');
+  rmSync(dest, { recursive: true, force: true });
+  cpSync(join(fromTemplate, 'node_modules/nx-docker-delta'), dest, { recursive: true });
+}
+
 function copyAssets(src, dest) {
   for (const name of readdirSync(src)) {
     const abs = join(src, name);
@@ -109,10 +150,10 @@ function copyAssets(src, dest) {
 /** A fresh workspace for one contender, committed to git (affected needs a base). */
 export async function createWorkspace({ contender, ws, templateDir, services, log }) {
   mkdirSync(ws.root, { recursive: true });
-  writeFiles(ws.root, workspaceFiles({ services }));
+  writeFiles(ws.root, ws.profile.files({ services }));
   const rootFiles = contenderRootFiles(contender, ws);
   writeFiles(ws.root, rootFiles);
-  writeFileSync(join(ws.root, 'package-lock.json'), await lockfileFor(rootFiles['package.json'], log));
+  writeFileSync(join(ws.root, lockfileName(ws.pm)), await lockfileFor(rootFiles['package.json'], log, ws.pm));
   symlinkSync(join(templateDir, 'node_modules'), join(ws.root, 'node_modules'), 'dir');
   await git(ws, ['init', '-q', '-b', 'main'], log);
   await commitAll(ws, 'workspace', log);

@@ -2,6 +2,10 @@
 // real npm dependencies, esbuild builds as `@nx/node:app` sets them up. Same source for all.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { REALISTIC_DESCRIPTION, REALISTIC_DEV_DEPS, REALISTIC_P6_PACKAGES, REALISTIC_RUNTIME_DEPS, REALISTIC_TEMPLATE_EXTRA, realisticWorkspaceFiles } from './workspace-realistic.mjs';
+
+/** pnpm version of the pnpm variant (root `packageManager`, template install, lockfiles). */
+export const PNPM_VERSION = '9.15.9';
 
 /** Runtime dependencies of the services (what ends up in the images). */
 export const RUNTIME_DEPS = {
@@ -34,14 +38,14 @@ export function write(root, rel, text) {
 
 const json = (value) => JSON.stringify(value, null, 2) + '\n';
 
-export function rootPackageJson(devDependencies) {
+export function rootPackageJson(devDependencies, profile = PROFILES.quick, pm = 'npm') {
   return json({
     name: '@bench/source',
     version: '0.0.0',
     private: true,
-    // Exact npm the images get too, so lockfiles are read the same everywhere.
-    dependencies: RUNTIME_DEPS,
-    devDependencies: { ...TOOLCHAIN_DEV_DEPS, ...devDependencies },
+    ...(pm === 'pnpm' ? { packageManager: `pnpm@${PNPM_VERSION}` } : {}),
+    dependencies: profile.runtimeDeps,
+    devDependencies: { ...profile.devDeps, ...devDependencies },
   });
 }
 
@@ -168,3 +172,33 @@ export function workspaceFiles({ services }) {
 export function writeFiles(root, files) {
   for (const [rel, text] of Object.entries(files)) write(root, rel, text);
 }
+
+/** Dependencies of the quick workload's express that P6 promotes, one per run, to a direct dependency of one service. */
+const QUICK_P6_PACKAGES = ['ms', 'bytes', 'escape-html', 'depd', 'vary'];
+
+/**
+ * The two workloads. quick: today's light express services (the smoke test); realistic: NestJS
+ * services with 100–200 MB of production node_modules each (the committed results).
+ */
+export const PROFILES = {
+  quick: {
+    id: 'quick',
+    runtimeDeps: RUNTIME_DEPS,
+    devDeps: TOOLCHAIN_DEV_DEPS,
+    templateExtra: {},
+    p6Packages: QUICK_P6_PACKAGES,
+    files: ({ services }) => workspaceFiles({ services }),
+    healthPath: '/healthz',
+    description: 'express services on 3 shared libs (express, zod, lodash, dayjs), @nx/esbuild builds',
+  },
+  realistic: {
+    id: 'realistic',
+    runtimeDeps: REALISTIC_RUNTIME_DEPS,
+    devDeps: REALISTIC_DEV_DEPS,
+    templateExtra: REALISTIC_TEMPLATE_EXTRA,
+    p6Packages: REALISTIC_P6_PACKAGES,
+    files: ({ services }) => realisticWorkspaceFiles({ services, serviceName }),
+    healthPath: '/health',
+    description: REALISTIC_DESCRIPTION,
+  },
+};
