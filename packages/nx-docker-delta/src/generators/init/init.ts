@@ -50,6 +50,11 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
     );
   } else {
     const native = toolchain.kind === 'node' ? nativeBuildNeeds(toolchain.packageManager, tree.read(toolchain.lockfile, 'utf-8')) : undefined;
+    if (native?.devOnly?.length) {
+      logger.info(
+        `nx-docker-delta: dev-only native packages (${native.devOnly.join(', ')}) do not put compilers in the base — images install production dependencies; if you compile inside Docker (--compile=docker), set ARG OS_BUILD_DEPS in Dockerfile.base.`
+      );
+    }
     let base = toolchain.kind === 'node' ? renderNodeBase(toolchain, flavour, native) : renderElixirBase(toolchain, flavour);
     if (schema.baseImage) {
       base = base.replace(/^ARG (NODE_IMAGE|ELIXIR_IMAGE)=.*$/m, `ARG $1=${schema.baseImage}`);

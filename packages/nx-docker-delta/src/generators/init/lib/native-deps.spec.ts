@@ -22,6 +22,18 @@ describe('nativeBuildNeeds', () => {
     expect(nativeBuildNeeds('npm', lock)).toEqual({ needed: false, packages: [] });
   });
 
+  it('npm: dev-only addons (nx → @parcel/watcher → node-addon-api) and analytics postinstalls (@scarf/scarf) need no compilers in the base', () => {
+    const lock = npmLock({
+      'node_modules/@parcel/watcher': { version: '2.5.1', hasInstallScript: true, dev: true },
+      'node_modules/node-addon-api': { version: '7.1.1', dev: true },
+      'node_modules/@scarf/scarf': { version: '1.4.0', hasInstallScript: true },
+      'node_modules/@nestjs/core': { version: '11.0.0', hasInstallScript: true },
+    });
+    expect(nativeBuildNeeds('npm', lock)).toEqual({ needed: false, packages: [], devOnly: ['node-addon-api'] });
+    const prod = npmLock({ 'node_modules/node-addon-api': { version: '7.1.1', dev: true }, 'node_modules/bcrypt': { version: '5.1.1', hasInstallScript: true } });
+    expect(nativeBuildNeeds('npm', prod)).toEqual({ needed: true, packages: ['bcrypt'], devOnly: ['node-addon-api'] });
+  });
+
   it('npm: a lockfile v1 cannot tell → undefined (keep the compilers)', () => {
     expect(nativeBuildNeeds('npm', JSON.stringify({ lockfileVersion: 1, dependencies: {} })).needed).toBeUndefined();
     expect(nativeBuildNeeds('npm', null).needed).toBeUndefined();

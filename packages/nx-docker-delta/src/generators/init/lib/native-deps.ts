@@ -5,7 +5,10 @@
  * a cold build skips an apt/apk install).
  *
  * - npm (lockfile v2/v3): packages marked `hasInstallScript: true` (npm sets it for install
- *   scripts and for a `binding.gyp`), minus well-known install scripts that never compile.
+ *   scripts and for a `binding.gyp`), minus well-known install scripts that never compile, and
+ *   only production ones: the base installs what the images ship (`npm ci --omit=dev`); a
+ *   dev-only addon (e.g. `@parcel/watcher`'s `node-addon-api` under nx) never runs in it.
+ *   Those are reported in `devOnly`, for workspaces that compile inside Docker.
  * - pnpm: `requiresBuild: true` (lockfiles of pnpm ≤ 8) or a package that builds native addons.
  * - yarn (classic and berry): a package that builds native addons (yarn records no build flag).
  * A lockfile this cannot read (npm v1) answers `undefined`: keep the compilers.
@@ -73,6 +76,7 @@ export const NON_COMPILING_INSTALL_SCRIPTS = [
   '@biomejs/biome',
   '@sentry/cli',
   'ngrok',
+  '@scarf/scarf',
 ];
 
 export interface NativeBuildNeeds {
@@ -80,6 +84,8 @@ export interface NativeBuildNeeds {
   needed: boolean | undefined;
   /** The packages that need them, sorted, for the comment in Dockerfile.base. */
   packages: string[];
+  /** npm only: native packages that only development installs have (not counted in `needed`). */
+  devOnly?: string[];
 }
 
 const nameFromPath = (path: string) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
@@ -88,18 +94,21 @@ export function nativeBuildNeeds(pm: NodePackageManager, lockfileText: string | 
   if (lockfileText === null) return { needed: undefined, packages: [] };
   const found = new Set<string>();
   if (pm === 'npm') {
-    let lock: { lockfileVersion?: number; packages?: Record<string, { hasInstallScript?: boolean; name?: string }> };
+    let lock: { lockfileVersion?: number; packages?: Record<string, { hasInstallScript?: boolean; name?: string; dev?: boolean }> };
     try {
       lock = JSON.parse(lockfileText);
     } catch {
       return { needed: undefined, packages: [] };
     }
     if (!lock.packages || (lock.lockfileVersion ?? 1) < 2) return { needed: undefined, packages: [] };
+    const devOnly = new Set<string>();
     for (const [path, entry] of Object.entries(lock.packages)) {
       if (!path.includes('node_modules/')) continue;
       const name = entry.name ?? nameFromPath(path);
-      if ((entry.hasInstallScript && !NON_COMPILING_INSTALL_SCRIPTS.includes(name)) || NATIVE_MARKERS.includes(name)) found.add(name);
+      if ((entry.hasInstallScript && !NON_COMPILING_INSTALL_SCRIPTS.includes(name)) || NATIVE_MARKERS.includes(name)) (entry.dev ? devOnly : found).add(name);
     }
+    const dev = [...devOnly].filter((n) => !found.has(n)).sort();
+    return { needed: found.size > 0, packages: [...found].sort(), ...(dev.length ? { devOnly: dev } : {}) };
   } else {
     for (const name of lockfilePackageNames(pm, lockfileText)) if (NATIVE_MARKERS.includes(name)) found.add(name);
     if (pm === 'pnpm') {
