@@ -133,6 +133,8 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     expect(served.body.layers.at(-1).digest).toBe(a.assembled.layer);
     expect((await manifestOf(REGISTRY, repository, 'latest')).digest).toBe(a.digest);
     expect(a.phasesMs).toEqual(expect.objectContaining({ assemble: expect.any(Number), upload: expect.any(Number) }));
+    // docker-build of the same run trusts what docker-service just put in the registry.
+    expect(linesWith(r.output, /✔ a: .* was built and checked earlier in this run \(assembled in the registry\)/)).toHaveLength(1);
 
     expect(inspectImage(a.ref)).toBeUndefined();
     const pulled = docker(['pull', a.ref]);
@@ -151,12 +153,14 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     const blobs = storedBlobs(storage());
     ws.write({ 'apps/a/src/main.js': serverSource('a', ['ms'], 2) });
     ws.commit('a: revision 2');
-    const r = await run('code-only change in a (assembled)', ['run', 'a:docker-build'], PUSH_ENV);
+    const r = await run('code-only change in a (assembled, --smoke)', ['run', 'a:docker-build', '--smoke'], PUSH_ENV);
     const after = receipt('a');
     expect(after.ref).not.toBe(before.ref);
     expect(after.assembled).toMatchObject({ runtime: before.assembled.runtime, runtimeOutcome: 'found', uploaded: 2 });
     expect(linesWith(r.output, /Building runtime with dependencies /)).toEqual([]);
     expect(linesWith(r.output, RUNTIME_STEP)).toEqual([]);
+    // The start check needs a local image: it pulls the assembled one from the registry first.
+    expect(linesWith(r.output, /Start check of a: running .* until it exits 0/)).toHaveLength(1);
     const added = [...storedBlobs(storage())].filter((d) => !blobs.has(d)).sort();
     expect(added).toEqual([after.assembled.layer, after.imageId, after.digest].sort());
     measured.push(`new blobs after a code-only change: ${added.length} (layer ${after.assembled.layer.slice(7, 19)}, config ${after.imageId.slice(7, 19)}, manifest ${after.digest.slice(7, 19)})`);

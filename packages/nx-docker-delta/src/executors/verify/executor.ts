@@ -96,10 +96,9 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
     }
   });
 
-function describe(receipt: { outcome: string; steps: { run: number; cached: number } }): string {
-  return receipt.outcome === 'built' || receipt.outcome === 'rebuilt'
-    ? `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached`
-    : `${receipt.outcome}`;
+function describe(receipt: { outcome: string; steps: { run: number; cached: number }; assembled?: unknown }): string {
+  if (receipt.outcome !== 'built' && receipt.outcome !== 'rebuilt') return receipt.outcome;
+  return receipt.assembled ? 'assembled in the registry' : `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached`;
 }
 
 export default runExecutor;
