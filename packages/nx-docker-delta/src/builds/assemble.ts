@@ -7,7 +7,6 @@
  */
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DockerEngine } from '../engine/docker';
 import { sha256 } from '../engine/registry';
 import { AssemblyConditions, ContextEntry, planAssembly, resolveImageArgs } from '../planning/assemble';
 import { depsRepository } from '../planning/deps';
@@ -16,8 +15,8 @@ import { composeConfig, composeManifest, configBytes, ImageConfigError, ImageCon
 import { assertImageName, qualify } from '../planning/image-ref';
 import { layerTar, storedGzip } from '../planning/layer-tar';
 import type { ImageReceipt } from '../planning/receipt';
+import type { DepsContext } from './deps';
 import { withLock } from './lock';
-import type { ImageSettings } from './settings';
 
 /** Folders holding the derived runtime-with-dependencies Dockerfiles (their whole build context). */
 export const RUNTIME_CONTEXTS_DIR = '.nx-docker-delta/runtime-contexts';
@@ -43,13 +42,8 @@ export interface AssembleInput {
   noCache?: boolean;
 }
 
-export interface AssembleContext {
-  workspaceRoot: string;
-  project: string;
-  engine: DockerEngine;
-  settings: ImageSettings;
-  log: (line: string) => void;
-  signal?: AbortSignal;
+/** What a dependency-image build gets, plus the service's phase timer. */
+export interface AssembleContext extends DepsContext {
   /** Ends the current phase (service.ts's timer). */
   lap: (phase: 'build' | 'assemble' | 'upload') => void;
 }
