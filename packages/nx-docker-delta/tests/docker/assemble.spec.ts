@@ -183,6 +183,11 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     expect(second.assembled.uploaded).toBe(0);
     measured.push(`digest in the first workspace ${first.digest}, in the clean clone ${second.digest}`);
     expect(linesWith(r.output, ASSEMBLED)).toHaveLength(1);
+
+    // Another nx run: docker-service is an Nx cache hit, docker-build finds the image in the registry only.
+    const again = await run('clean clone again (Nx cache hit)', ['run', 'a:docker-build'], PUSH_ENV, clone);
+    expect(linesWith(again.output, ASSEMBLED)).toEqual([]);
+    expect(linesWith(again.output, /✔ a: \S+ is in the registry \(assembled in the registry\)/)).toHaveLength(1);
   });
 
   it('every fallback prints its one reason and still builds with docker', async () => {
