@@ -172,7 +172,7 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     removeRefs(localRefs(NS));
     expect(localRefs(NS)).toEqual([]);
     clone = ws.clone('nxdd-asm-clone');
-    const r = await run('clean clone, empty image store (assembled)', ['run', 'a:docker-build', '--skip-nx-cache'], PUSH_ENV, clone);
+    const r = await run('clean clone, empty image store (assembled)', ['run', 'a:docker-build'], PUSH_ENV, clone);
     const second = receipt('a', clone);
     expect(second.ref).toBe(first.ref);
     expect(second.assembled.runtimeOutcome).toBe('found');
