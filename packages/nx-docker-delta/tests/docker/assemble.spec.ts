@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, dockerSuiteGate, inspectImage, localRefs, removeRefs } from '../support/docker';
 import { NODE_STANDIN, generatedDockerfile, serverSource, serviceProjectJson, workspaceRootFiles } from '../support/node-services';
-import { linesWith } from '../support/nx-output';
+import { cacheHits, linesWith, ranTasks } from '../support/nx-output';
 import { RunningRegistry, startDistribution } from '../support/registry-servers';
 import { NxResult, TestWorkspace, ensurePluginBuilt } from '../support/workspace';
 
@@ -184,7 +184,8 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
 
     // Another nx run: docker-service is an Nx cache hit, docker-build finds the image in the registry only.
     const again = await run('clean clone again (Nx cache hit)', ['run', 'a:docker-build'], PUSH_ENV, clone);
-    expect(linesWith(again.output, ASSEMBLED)).toEqual([]);
+    expect(cacheHits(again.output)).toContain('a:docker-service');
+    expect(ranTasks(again.output)).toContain('a:docker-build');
     expect(linesWith(again.output, /✔ a: \S+ is in the registry \(assembled in the registry\)/)).toHaveLength(1);
 
     // --smoke (an option of the task, so a new content tag) needs a local image: it pulls the assembled one first.
