@@ -122,7 +122,8 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     expect(linesWith(r.output, ASSEMBLED)).toHaveLength(1);
     expect(linesWith(r.output, /Building runtime with dependencies /)).toHaveLength(1);
     // The runtime-with-dependencies image is a docker build; the service image itself is not.
-    expect(linesWith(r.output, /\[(release|build) +\d+\/\d+\]|\[runtime +\d+\/\d+\] COPY --from=release/)).toEqual([]);
+    // (COPY steps only: BuildKit may name a shared FROM vertex after a concurrent build's stage.)
+    expect(linesWith(r.output, /\[(release|build) +\d+\/\d+\] COPY|\[runtime +\d+\/\d+\] COPY --from=release/)).toEqual([]);
     const a = receipt('a');
     measured.push(`receipt of a: ${JSON.stringify({ digest: a.digest, imageId: a.imageId, assembled: a.assembled, phasesMs: a.phasesMs })}`);
     expect(a.assembled).toMatchObject({ runtimeOutcome: 'built', uploaded: 2, files: 2 });
