@@ -106,12 +106,16 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
   }, 5 * 60_000);
 
   afterAll(async () => {
-    const leftovers = localRefs(NS);
-    if (leftovers.length) removeRefs(leftovers);
-    await registry?.stop();
-    ws?.dispose();
-    clone?.dispose();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    try {
+      const leftovers = localRefs(NS);
+      if (leftovers.length) removeRefs(leftovers);
+    } finally {
+      // The registry process is this suite's: stopped even when the daemon is gone.
+      await registry?.stop();
+      ws?.dispose();
+      clone?.dispose();
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    }
     // eslint-disable-next-line no-console
     console.log(`${SUITE}: measured\n  ${measured.join('\n  ')}\n  total ${((Date.now() - suiteStarted) / 1000).toFixed(0)}s`);
   }, 2 * 60_000);
