@@ -20,6 +20,8 @@ export interface Receipt {
   base?: { name: string; ref: string };
   /** The dependency image it took node_modules from. */
   deps?: { ref: string; outcome: 'built' | 'reused' | 'pulled' | 'remote' };
+  /** Set when push mode assembled the image in the registry (no docker build of the service). */
+  assembled?: { runtime: string; runtimeOutcome: 'found' | 'pushed' | 'built'; layer: string; files: number; uploaded: number };
   steps: { total: number; run: number; cached: number };
   outcome: string;
 }

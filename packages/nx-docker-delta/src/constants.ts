@@ -58,6 +58,7 @@ export const ENV = {
   secrets: 'NX_DOCKER_SECRETS',
   ssh: 'NX_DOCKER_SSH',
   network: 'NX_DOCKER_NETWORK',
+  assemble: 'NX_DOCKER_ASSEMBLE',
 } as const;
 
 /** Comment directive a Dockerfile may carry: `# nx-docker-delta: context=pruned name=node`. */

@@ -14,6 +14,7 @@ import { ImageReceipt, summaryLine } from '../planning/receipt';
 import { canonicalSourceUrl } from '../planning/source-url';
 import { BaseSpec, chooseBase, serviceReceiptPath } from '../planning/targets';
 import { writeFileAtomic } from '../utils/fs';
+import { assembleService, NotAssembled } from './assemble';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
 import { dependencyImageFor } from './deps';
@@ -137,6 +138,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
 
   lap('hash');
   let contextDir: string;
+  let stagedFiles: string[] = [];
   if (contextOption === 'pruned') {
     const staged = await stagePrunedContext({
       workspaceRoot,
@@ -148,6 +150,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       log: ctx.log,
     });
     contextDir = staged.dir;
+    stagedFiles = staged.files;
     ctx.log(`Staged pruned context for ${ctx.project}: ${staged.files.length} files in ${posix.relative(workspaceRoot, staged.dir) || staged.dir}`);
   } else {
     contextDir = join(workspaceRoot, contextOption);
@@ -173,8 +176,6 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     ctx
   );
 
-  const { cacheFrom, cacheTo } = await layerCache(engine, settings, { image, repository });
-
   const labels = {
     'org.opencontainers.image.title': ctx.project,
     ...gitLabels(ctx.git),
@@ -187,6 +188,63 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   };
 
   lap('stage');
+  const buildArgs = { ...(base ? { BASE_IMAGE: base.ref } : {}), ...(deps ? { DEPS_IMAGE: deps.ref } : {}), ...options.buildArgs };
+  const assembled = await assembleService(
+    {
+      dockerfileText,
+      context: contextOption,
+      contextDir,
+      files: stagedFiles,
+      buildArgs,
+      hasDepsImage: !!deps,
+      owner: base?.name ?? ctx.project,
+      image,
+      ref,
+      tags,
+      labels,
+      platform,
+      target: options.target,
+      noCache: options.noCache,
+    },
+    { workspaceRoot, project: ctx.project, engine, settings, log: ctx.log, signal: ctx.signal, lap }
+  );
+  /** Writes the receipt of what was made, records it for docker-build of this run, prints the summary. */
+  const finish = (made: Pick<ImageReceipt, 'imageId' | 'digest' | 'pushed' | 'steps' | 'sizeBytes' | 'assembled'>, inStore: boolean): ImageReceipt => {
+    const receipt: ImageReceipt = {
+      schemaVersion: RECEIPT_SCHEMA_VERSION,
+      kind: 'service',
+      project: ctx.project,
+      image,
+      ref,
+      tags: tags.map((t) => t.slice(image.length + 1)),
+      imageId: made.imageId,
+      digest: made.digest,
+      pushed: made.pushed,
+      base,
+      ...(deps ? { deps } : {}),
+      ...(made.assembled ? { assembled: made.assembled } : {}),
+      inputHash: ctx.inputHash,
+      steps: made.steps,
+      sizeBytes: made.sizeBytes,
+      durationMs: Date.now() - started,
+      phasesMs: timer.timings(),
+      builder: engine.client.mode,
+      platform,
+      outcome: ctx.outcome ?? 'built',
+    };
+    writeReceipt(workspaceRoot, ctx.projectRoot, receipt, options.variant);
+    if (inStore) ctx.ledger?.record(ref, { imageId: made.imageId, pushed: made.pushed, digest: made.digest });
+    ctx.log(summaryLine(receipt, ctx.project));
+    if (ctx.verbose) ctx.log(`${ctx.project} phases: ${formatPhases(receipt.phasesMs ?? {})}${engine.client.probe?.reused ? ' (docker probe reused)' : ''}`);
+    return receipt;
+  };
+  if (!(assembled instanceof NotAssembled)) {
+    // In the registry under every tag: docker-build of this run has nothing left to check.
+    const { imageId, digest, sizeBytes, record } = assembled;
+    return finish({ imageId, digest, pushed: true, steps: { total: 0, run: 0, cached: 0 }, sizeBytes, assembled: record }, true);
+  }
+  if (!assembled.quiet) ctx.log(`${ctx.project}: not assembled in the registry — building with docker build: ${assembled.reason}.`);
+  const { cacheFrom, cacheTo } = await layerCache(engine, settings, { image, repository });
   const contextLabel = contextOption === 'pruned' ? `pruned, ${posix.relative(workspaceRoot, contextDir)}` : fromRoot ? '. (workspace root)' : contextOption;
   ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''} (context: ${contextLabel})`);
   if (settings.secrets.length) ctx.log(`Build secrets (values hidden): ${settings.secrets.map((s) => s.id).join(', ')}`);
@@ -195,7 +253,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       dockerfile: dockerfilePath,
       context: contextDir,
       tags,
-      buildArgs: { ...(base ? { BASE_IMAGE: base.ref } : {}), ...(deps ? { DEPS_IMAGE: deps.ref } : {}), ...options.buildArgs },
+      buildArgs,
       labels,
       target: options.target,
       platform: settings.platform,
@@ -221,32 +279,8 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   }
   const info = await engine.inspectImage(ref);
   lap('verify');
-  const receipt: ImageReceipt = {
-    schemaVersion: RECEIPT_SCHEMA_VERSION,
-    kind: 'service',
-    project: ctx.project,
-    image,
-    ref,
-    tags: tags.map((t) => t.slice(image.length + 1)),
-    imageId: built.imageId,
-    digest,
-    pushed: settings.push,
-    base,
-    ...(deps ? { deps } : {}),
-    inputHash: ctx.inputHash,
-    steps: { total: built.stats.total, run: built.stats.run, cached: built.stats.cached },
-    sizeBytes: info?.size ?? 0,
-    durationMs: Date.now() - started,
-    phasesMs: timer.timings(),
-    builder: engine.client.mode,
-    platform,
-    outcome: ctx.outcome ?? 'built',
-  };
-  writeReceipt(workspaceRoot, ctx.projectRoot, receipt, options.variant);
-  if (info) ctx.ledger?.record(ref, { imageId: built.imageId, pushed: settings.push, digest });
-  ctx.log(summaryLine(receipt, ctx.project));
-  if (ctx.verbose) ctx.log(`${ctx.project} phases: ${formatPhases(receipt.phasesMs ?? {})}${engine.client.probe?.reused ? ' (docker probe reused)' : ''}`);
-  return receipt;
+  const { total, run, cached } = built.stats;
+  return finish({ imageId: built.imageId, digest, pushed: settings.push, steps: { total, run, cached }, sizeBytes: info?.size ?? 0 }, !!info);
 }
 
 export function writeReceipt(workspaceRoot: string, projectRoot: string, receipt: ImageReceipt, variant?: string): void {

@@ -16,6 +16,7 @@ describe('resolveSettings', () => {
       cacheRegistry: undefined,
       dockerBin: undefined,
       imagePrefix: '',
+      assemble: true,
       insecureRegistries: [],
       secrets: [],
       ssh: [],
@@ -35,6 +36,7 @@ describe('resolveSettings', () => {
           NX_DOCKER_CACHE_REGISTRY: `${REGISTRY}/cache`,
           NX_DOCKER_BIN: '/usr/bin/docker',
           NX_DOCKER_INSECURE_REGISTRIES: 'registry.lan:5000, 10.0.0.0/8',
+          NX_DOCKER_ASSEMBLE: '0',
         }
       )
     ).toEqual({
@@ -45,6 +47,7 @@ describe('resolveSettings', () => {
       cacheRegistry: `${REGISTRY}/cache`,
       dockerBin: '/usr/bin/docker',
       imagePrefix: '',
+      assemble: false,
       insecureRegistries: ['registry.lan:5000', '10.0.0.0/8'],
       secrets: [],
       ssh: [],
@@ -57,6 +60,9 @@ describe('resolveSettings', () => {
     ['an empty registry option turns the env one off', { registry: '' }, { NX_DOCKER_REGISTRY: REGISTRY }, { registry: undefined }],
     ['push false beats PUSH=true', { push: false }, { PUSH: 'true', NX_DOCKER_REGISTRY: REGISTRY }, { push: false }],
     ['push true without any env', { push: true, registry: REGISTRY }, {}, { push: true }],
+    ['assemble false beats the default', { assemble: false }, {}, { assemble: false }],
+    ['assemble true beats NX_DOCKER_ASSEMBLE=off', { assemble: true }, { NX_DOCKER_ASSEMBLE: 'off' }, { assemble: true }],
+    ['NX_DOCKER_ASSEMBLE=1 keeps it on', {}, { NX_DOCKER_ASSEMBLE: '1' }, { assemble: true }],
     ['platform', { platform: 'linux/amd64' }, { NX_DOCKER_PLATFORM: 'linux/arm64' }, { platform: 'linux/amd64' }],
     ['cacheRegistry', { cacheRegistry: 'a.io/cache' }, { NX_DOCKER_CACHE_REGISTRY: 'b.io/cache' }, { cacheRegistry: 'a.io/cache' }],
     ['dockerBin', { dockerBin: '/opt/docker' }, { NX_DOCKER_BIN: '/usr/bin/docker' }, { dockerBin: '/opt/docker' }],

@@ -33,6 +33,12 @@ export interface ImageOptions extends SmokeOptions {
    * Env: NX_DOCKER_INSECURE_REGISTRIES (comma-separated).
    */
   insecureRegistries?: string[];
+  /**
+   * Push mode: assemble the service image in the registry (one deterministic app layer on the
+   * shared runtime-with-dependencies image, no `docker build`) when the Dockerfile is one the
+   * plugin generated. `false` always builds with docker. Default true. Env: NX_DOCKER_ASSEMBLE=0 turns it off.
+   */
+  assemble?: boolean;
 }
 
 /** Private inputs of a build (service and base executors; verify builds nothing). */
@@ -63,6 +69,8 @@ export interface ImageSettings {
   secrets: BuildSecret[];
   ssh: string[];
   network?: string;
+  /** Registry-side assembly allowed (push mode decides whether it happens). */
+  assemble: boolean;
 }
 
 export class SettingsError extends Error {}
@@ -100,6 +108,7 @@ export function resolveSettings(
     cacheRegistry: options.cacheRegistry ?? (env[ENV.cacheRegistry] || undefined),
     dockerBin: options.dockerBin ?? (env[ENV.dockerBin] || undefined),
     imagePrefix,
+    assemble: options.assemble ?? !/^(0|false|no|off)$/i.test((env[ENV.assemble] ?? '').trim()),
     insecureRegistries: [
       ...new Set([...(options.insecureRegistries ?? []), ...(env[ENV.insecureRegistries] ?? '').split(',')].map((r) => r.trim()).filter(Boolean)),
     ],

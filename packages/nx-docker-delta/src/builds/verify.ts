@@ -221,6 +221,7 @@ async function service(): Promise<typeof import('./service')> {
   return require('./service') as typeof import('./service');
 }
 
-function describeOutcome(receipt: { outcome: string; steps: { run: number; cached: number } }): string {
-  return receipt.outcome === 'built' || receipt.outcome === 'rebuilt' ? `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached` : `${receipt.outcome}`;
+function describeOutcome(receipt: { outcome: string; steps: { run: number; cached: number }; assembled?: unknown }): string {
+  if (receipt.outcome !== 'built' && receipt.outcome !== 'rebuilt') return receipt.outcome;
+  return receipt.assembled ? 'assembled in the registry' : `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached`;
 }

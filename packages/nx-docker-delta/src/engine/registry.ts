@@ -356,6 +356,23 @@ export class RegistryClient {
     throw this.statusError(loc, reply, 'mount blob', 'pull,push');
   }
 
+  /**
+   * Makes repository `name` hold blob `digest` and says how: it was there, it was mounted from
+   * `from` (same registry, no bytes move), or `data` was uploaded. The layers an assembled image
+   * shares with its parent only ever take the first two paths.
+   */
+  async ensureBlob(name: string, digest: string, o: { from?: string; data?: Buffer }): Promise<'present' | 'mounted' | 'uploaded'> {
+    if (await this.hasBlob(name, digest)) return 'present';
+    if (o.from && (await this.mountBlob(name, digest, o.from))) return 'mounted';
+    const data = o.data ?? (o.from ? await this.getBlob(o.from, digest) : undefined);
+    if (!data) {
+      throw new RegistryError(`Blob ${digest} is not in ${name} and nothing to upload was given — push the image with docker instead.`);
+    }
+    const uploaded = await this.uploadBlob(name, data);
+    if (uploaded !== digest) throw new RegistryError(`Blob for ${name} hashes to ${uploaded}, not ${digest} — a bug in the caller; push with docker instead.`);
+    return 'uploaded';
+  }
+
   private async finishUpload(loc: RegistryLocation, location: string, digest: string, data: Buffer): Promise<void> {
     const separator = location.includes('?') ? '&' : '?';
     const reply = await this.call(loc, 'PUT', `${location}${separator}digest=${encodeURIComponent(digest)}`, {

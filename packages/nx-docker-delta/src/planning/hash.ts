@@ -88,3 +88,20 @@ export function depsContentHash(input: DepsHashInput): string {
   feed('platform', input.platform ?? '');
   return hash.digest('hex');
 }
+
+/**
+ * Content address of a runtime-with-dependencies image (registry-side assembly): its derived
+ * Dockerfile, the runtime image's ID, the build args it is built with (the dependency image
+ * among them) and the platform — so services with the same dependency set on the same runtime
+ * share one.
+ */
+export function runtimeContentHash(input: { dockerfile: string; runtimeImageId: string; buildArgs: Record<string, string>; platform?: string }): string {
+  const hash = createHash('sha256');
+  const feed = (label: string, value: string) => hash.update(`${label}\0${value.length}\0${value}\0`);
+  feed('format', 'nx-docker-delta/runtime/1');
+  feed('dockerfile', input.dockerfile.replace(/\r\n/g, '\n'));
+  feed('runtime', input.runtimeImageId);
+  for (const key of Object.keys(input.buildArgs).sort()) feed('arg', `${key}=${input.buildArgs[key]}`);
+  feed('platform', input.platform ?? '');
+  return hash.digest('hex');
+}

@@ -1,5 +1,5 @@
 /** The phases of one image task, in the order they happen. */
-export const PHASES = ['probe', 'hash', 'stage', 'build', 'push', 'verify'] as const;
+export const PHASES = ['probe', 'hash', 'stage', 'build', 'assemble', 'upload', 'push', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Wall time per phase, in milliseconds (a phase that did not happen is absent). */
@@ -8,7 +8,8 @@ export type PhaseTimings = Partial<Record<Phase, number>>;
 /**
  * Measures where a task's time goes, so `--verbose` and the receipt can say it: the docker
  * probe, hashing the inputs (Dockerfile, base), staging the context, the build itself, the push
- * and the checks after it.
+ * and the checks after it. Registry-side assembly adds `assemble` (app layer, config, manifest)
+ * and `upload` (blobs and manifests sent to the registry).
  */
 export class PhaseTimer {
   private readonly ms: PhaseTimings = {};

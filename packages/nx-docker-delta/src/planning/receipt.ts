@@ -37,6 +37,14 @@ export interface ImageReceipt {
     digest?: string;
     steps?: { total: number; run: number; cached: number };
   };
+  /**
+   * Set when the image was assembled in the registry (push mode, no `docker build` of the
+   * service): the runtime-with-dependencies image it extends (found in the registry, pushed or
+   * built), the app layer's digest and file count, and how many blobs were uploaded. `imageId`
+   * is then the config digest (what `docker pull` shows as the image ID) and `sizeBytes` the
+   * compressed size of the layers.
+   */
+  assembled?: { runtime: string; runtimeOutcome: 'found' | 'pushed' | 'built'; layer: string; files: number; uploaded: number };
   /** Hash of the inputs: the Nx task hash for services, the content hash for bases. */
   inputHash: string;
   steps: { total: number; run: number; cached: number };
@@ -89,7 +97,10 @@ export function formatBytes(bytes: number): string {
 }
 
 /** The one-line summary every build ends with. */
-export function summaryLine(receipt: Pick<ImageReceipt, 'ref' | 'steps' | 'sizeBytes' | 'durationMs' | 'outcome'>, label: string): string {
+export function summaryLine(receipt: Pick<ImageReceipt, 'ref' | 'steps' | 'sizeBytes' | 'durationMs' | 'outcome' | 'assembled'>, label: string): string {
   const { run, cached } = receipt.steps;
-  return `${label} ${receipt.outcome} — ${run} step${run === 1 ? '' : 's'} run, ${cached} cached · ${formatBytes(receipt.sizeBytes)} · ${(receipt.durationMs / 1000).toFixed(1)}s → ${receipt.ref}`;
+  const what = receipt.assembled
+    ? `assembled in the registry (app layer of ${receipt.assembled.files} files, ${receipt.assembled.uploaded} blob${receipt.assembled.uploaded === 1 ? '' : 's'} uploaded)`
+    : `${run} step${run === 1 ? '' : 's'} run, ${cached} cached`;
+  return `${label} ${receipt.outcome} — ${what} · ${formatBytes(receipt.sizeBytes)} · ${(receipt.durationMs / 1000).toFixed(1)}s → ${receipt.ref}`;
 }

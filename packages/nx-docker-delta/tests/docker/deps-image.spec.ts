@@ -19,18 +19,13 @@
  * Needs the stand-in image, the registry (NXDD_TEST_REGISTRY) and the npm registry reachable
  * from inside builds (the lockfile is resolved at setup).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { renderNodeDockerfile } from '../../src/generators/dockerfile/lib/node-dockerfile';
 import { docker, dockerSuiteGate, inspectImage, leavesRegistryImagesThere, localRefs, removeRefs } from '../support/docker';
+import { NODE_STANDIN, generatedDockerfile, serverSource, serviceProjectJson, workspaceRootFiles } from '../support/node-services';
 import { linesWith, ranTasks } from '../support/nx-output';
 import { REGISTRY, deleteRepositoriesUnder, listTags, registryProblem } from '../support/registry';
 import { NxResult, TestWorkspace, ensurePluginBuilt } from '../support/workspace';
 
 const SUITE = 'dependency-image Docker suite (tests/docker/deps-image.spec.ts)';
-const NODE_STANDIN = 'node:20-bookworm-slim';
 const skipped = dockerSuiteGate(SUITE, { images: [NODE_STANDIN] });
 const describeDocker = skipped ? describe.skip : describe;
 
@@ -45,88 +40,18 @@ const receiptPath = (svc: string) => `dist/nx-docker-delta/apps/${svc}/docker-se
 const NPM_CI_STEP = /\[deps +\d+\/\d+\] RUN .*\bnpm ci\b/;
 const DEPS_BUILT = /Building dependency image /;
 
-function serverSource(svc: string, packages: string[]): string {
-  return [
-    ...packages.map((p, i) => `const dep${i} = require('${p}');`),
-    `module.exports = { name: '${svc}', deps: [${packages.map((_, i) => `dep${i}`).join(', ')}] };`,
-    `console.log(JSON.stringify({ service: '${svc}', revision: 1 }));`,
-    '',
-  ].join('\n');
-}
-
-function projectJson(svc: string) {
-  return {
-    name: svc,
-    projectType: 'application',
-    targets: {
-      build: {
-        executor: 'nx:run-commands',
-        outputs: [`{workspaceRoot}/dist/apps/${svc}`],
-        options: { command: `mkdir -p dist/apps/${svc} && cp apps/${svc}/src/main.js dist/apps/${svc}/main.js` },
-      },
-    },
-  };
-}
-
-function dockerfile(svc: string): string {
-  return renderNodeDockerfile({
-    projectName: svc,
-    projectRoot: `apps/${svc}`,
-    packageManager: 'npm',
-    lockfile: 'package-lock.json',
-    buildOutputPath: `dist/apps/${svc}`,
-    main: 'main.js',
-    compile: 'host',
-    runtime: 'debian-slim',
-    nodeMajor: '20',
-    baseImage: 'workspace-base',
-    runtimeImage: NODE_STANDIN,
-  });
-}
-
-const ROOT_DEPENDENCIES = { 'is-number': '7.0.0', 'left-pad': '1.3.0', ms: '2.1.3' };
-
-/** The root lockfile, resolved by npm itself (nothing installed). */
-function resolveLockfile(manifest: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nxdd-deps-lock-'));
-  try {
-    writeFileSync(join(dir, 'package.json'), manifest);
-    const r = spawnSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`npm install --package-lock-only failed: ${r.stderr}`);
-    return readFileSync(join(dir, 'package-lock.json'), 'utf8');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 function fixtureFiles(): Record<string, string> {
-  const manifest = JSON.stringify({ name: 'deps-fixture', version: '0.0.0', private: true, dependencies: ROOT_DEPENDENCIES }, null, 2) + '\n';
-  const files: Record<string, string> = {
-    'package.json': manifest,
-    'package-lock.json': resolveLockfile(manifest),
-    'nx.json': JSON.stringify(
-      {
-        plugins: [{ plugin: 'nx-docker-delta', options: { imagePrefix: `${NS}/` } }],
-        namedInputs: { default: ['{projectRoot}/**/*'], production: ['default'] },
-        pluginsConfig: { '@nx/js': { analyzeSourceFiles: true } },
-      },
-      null,
-      2
-    ),
-    '.gitignore': 'node_modules\ndist\n.nx\n.nx-docker-delta\n',
-    // What a workspace that stages pruned contexts ignores: build output and apps stay visible (staging honours .dockerignore).
-    '.dockerignore': 'node_modules\n.nx\n.nx-docker-delta\n.git\n',
-    // Unique per run, so the base and every dependency image on it are really built here.
-    'Dockerfile.base': `ARG NODE_IMAGE=${NODE_STANDIN}\nFROM \${NODE_IMAGE}\nLABEL dev.nx-docker-delta.test-run=${NS}\nWORKDIR /app\n`,
-  };
+  const files = workspaceRootFiles({ name: 'deps-fixture', dependencies: ROOT_DEPENDENCIES, imagePrefix: `${NS}/`, runLabel: NS });
   const uses: Record<string, string[]> = { a: ['ms'], b: ['ms'], c: ['ms', 'is-number'] };
   for (const svc of SERVICES) {
-    files[`apps/${svc}/project.json`] = JSON.stringify(projectJson(svc), null, 2);
+    files[`apps/${svc}/project.json`] = serviceProjectJson(svc);
     files[`apps/${svc}/src/main.js`] = serverSource(svc, uses[svc]);
-    files[`apps/${svc}/Dockerfile`] = dockerfile(svc);
+    files[`apps/${svc}/Dockerfile`] = generatedDockerfile(svc);
   }
   return files;
 }
+
+const ROOT_DEPENDENCIES = { 'is-number': '7.0.0', 'left-pad': '1.3.0', ms: '2.1.3' };
 
 function ok(result: NxResult): NxResult {
   if (result.code !== 0) throw new Error(`nx ${result.args.join(' ')} exited ${result.code ?? result.signal}:\n${result.output}`);

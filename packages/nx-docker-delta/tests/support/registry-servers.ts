@@ -82,8 +82,8 @@ export async function startDistribution(options: { dir: string; port: number; tl
     'http:',
     `  addr: ${addr}`,
     ...(options.tls ? ['  tls:', `    certificate: ${options.tls.cert}`, `    key: ${options.tls.key}`] : []),
-    'auth:',
-    ...options.auth.map((l) => `  ${l}`),
+    // No auth lines: an open registry (e.g. one a suite counts blob uploads in).
+    ...(options.auth.length ? ['auth:', ...options.auth.map((l) => `  ${l}`)] : []),
     '',
   ].join('\n');
   writeFileSync(join(options.dir, 'config.yml'), config);

@@ -107,6 +107,19 @@ export class TestWorkspace {
     return ws;
   }
 
+  /**
+   * A second checkout of this workspace's HEAD (`git clone`: the same commit, so the same git
+   * labels), with the plugin installed and its own Nx cache: another machine's clean checkout.
+   */
+  clone(label = 'nxdd-clone'): TestWorkspace {
+    const ws = new TestWorkspace(mkdtempSync(join(tmpdir(), `${label}-`)));
+    rmSync(ws.root, { recursive: true, force: true });
+    const result = spawnSync('git', ['clone', '-q', this.root, ws.root], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`git clone failed: ${result.stderr}`);
+    ws.installPlugin();
+    return ws;
+  }
+
   /** A folder next to the workspace (outside git and outside Nx's view) for test artefacts. */
   scratchPath(...parts: string[]): string {
     return join(this.scratch, ...parts);

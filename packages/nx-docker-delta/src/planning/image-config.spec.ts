@@ -1,0 +1,115 @@
+import { Instruction, readStages } from './assemble';
+import { composeConfig, composeManifest, configBytes, durationNs, ImageConfigJson } from './image-config';
+
+/** The instructions of a one-stage Dockerfile body, as the planner reads them. */
+const instructions = (body: string): Instruction[] => readStages(`FROM scratch\n${body}`).stages[0].body;
+
+const PARENT: ImageConfigJson = {
+  architecture: 'amd64',
+  os: 'linux',
+  created: '2026-11-30T10:00:00.123Z',
+  config: { Env: ['PATH=/usr/bin', 'NODE_ENV=production'], Cmd: ['node'], WorkingDir: '/app', Labels: { maintainer: 'node' } },
+  container: 'abc',
+  container_config: { Cmd: ['/bin/sh'] },
+  docker_version: '20.10.24',
+  rootfs: { type: 'layers', diff_ids: ['sha256:1', 'sha256:2'] },
+  history: [{ created_by: 'FROM node' }, { created_by: 'COPY node_modules' }],
+};
+
+describe('composeConfig', () => {
+  it('appends the layer and applies the metadata instructions the way the Dockerfile builder records them', () => {
+    const metadata = instructions(
+      [
+        'USER 1000:1000',
+        'ENV PORT=3000 NODE_ENV="production mode"',
+        'EXPOSE 3000 9229/UDP',
+        'HEALTHCHECK --interval=30s --timeout=5s --start-period=1m30s --retries=3 \\',
+        '  CMD ["node","-e","1"]',
+        'LABEL team=payments "a b"="c d"',
+        'VOLUME ["/data"]',
+        'STOPSIGNAL SIGINT',
+        'CMD ["node","main.js"]',
+      ].join('\n')
+    );
+    const config = composeConfig(PARENT, { diffId: 'sha256:3', appCopy: 'COPY --from=release /release ./', metadata, labels: { 'dev.nx-docker-delta.project': 'api' } });
+    expect(config).toMatchObject({
+      created: '1980-01-01T00:00:00Z',
+      rootfs: { type: 'layers', diff_ids: ['sha256:1', 'sha256:2', 'sha256:3'] },
+      config: {
+        User: '1000:1000',
+        Env: ['PATH=/usr/bin', 'NODE_ENV=production mode', 'PORT=3000'],
+        ExposedPorts: { '3000/tcp': {}, '9229/udp': {} },
+        Healthcheck: { Test: ['CMD', 'node', '-e', '1'], Interval: 30e9, Timeout: 5e9, StartPeriod: 90e9, Retries: 3 },
+        Labels: { maintainer: 'node', team: 'payments', 'a b': 'c d', 'dev.nx-docker-delta.project': 'api' },
+        Volumes: { '/data': {} },
+        StopSignal: 'SIGINT',
+        Cmd: ['node', 'main.js'],
+        WorkingDir: '/app',
+      },
+    });
+    expect(config).not.toHaveProperty('container');
+    expect(config).not.toHaveProperty('container_config');
+    expect(config.history?.slice(2)).toEqual([
+      expect.objectContaining({ created_by: 'COPY --from=release /release ./ # nx-docker-delta assemble', created: '1980-01-01T00:00:00Z' }),
+      ...metadata.map(() => expect.objectContaining({ empty_layer: true })),
+    ]);
+  });
+
+  test.each([
+    ['CMD shell form', 'CMD node main.js', { Cmd: ['/bin/sh', '-c', 'node main.js'] }],
+    ['ENTRYPOINT resets an inherited CMD', 'ENTRYPOINT ["tini","--"]', { Entrypoint: ['tini', '--'], Cmd: null }],
+    ['ENTRYPOINT keeps a CMD set before it here', 'CMD ["main.js"]\nENTRYPOINT ["node"]', { Entrypoint: ['node'], Cmd: ['main.js'] }],
+    ['HEALTHCHECK shell form', 'HEALTHCHECK CMD curl -f http://localhost/', { Healthcheck: { Test: ['CMD-SHELL', 'curl -f http://localhost/'] } }],
+    ['HEALTHCHECK NONE', 'HEALTHCHECK NONE', { Healthcheck: { Test: ['NONE'] } }],
+    ['legacy ENV form', 'ENV GREETING hello world', { Env: ['PATH=/usr/bin', 'NODE_ENV=production', 'GREETING=hello world'] }],
+  ])('%s', (_label, body, expected) => {
+    const config = composeConfig(PARENT, { diffId: 'sha256:3', appCopy: 'COPY x y', metadata: instructions(body), labels: {} });
+    expect(config.config).toMatchObject(expected);
+  });
+
+  it('is a pure function: the same inputs give the same bytes', () => {
+    const input = { diffId: 'sha256:3', appCopy: 'COPY --from=release /release ./', metadata: instructions('USER 1000\nCMD ["node","main.js"]'), labels: { a: '1' } };
+    expect(configBytes(composeConfig(PARENT, input)).equals(configBytes(composeConfig(structuredClone(PARENT), input)))).toBe(true);
+  });
+});
+
+describe('composeManifest', () => {
+  const layers = [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 10, digest: 'sha256:l1' }];
+  const config = { digest: 'sha256:c', size: 99 };
+  const layer = { digest: 'sha256:app', size: 5 };
+
+  it('keeps the Docker schema 2 family and appends a gzip layer', () => {
+    const parent = { schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 1, digest: 'sha256:p' }, layers };
+    const m = composeManifest(parent, '', { config, layer });
+    expect(m.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(JSON.parse(m.body.toString())).toEqual({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 99, digest: 'sha256:c' },
+      layers: [...layers, { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 5, digest: 'sha256:app' }],
+    });
+  });
+
+  it('keeps the OCI family (media type from the Content-Type when the manifest omits it)', () => {
+    const parent = { schemaVersion: 2, config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: 1, digest: 'sha256:p' }, layers: [] };
+    const m = composeManifest(parent, 'application/vnd.oci.image.manifest.v1+json', { config, layer });
+    expect(JSON.parse(m.body.toString()).layers).toEqual([{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 5, digest: 'sha256:app' }]);
+  });
+
+  it('refuses an index (a multi-platform parent)', () => {
+    expect(() => composeManifest({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] } as never, '', { config, layer })).toThrow(/not a single-platform image manifest/);
+  });
+});
+
+test.each([
+  ['30s', 30e9],
+  ['1m30s', 90e9],
+  ['500ms', 5e8],
+  ['1.5h', 5400e9],
+])('durationNs(%s)', (text, ns) => {
+  expect(durationNs(text)).toBe(ns);
+});
+
+test('durationNs refuses what Go would refuse', () => {
+  expect(() => durationNs('30')).toThrow(/not a duration/);
+});
