@@ -159,6 +159,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     }
   }
 
+  lap('stage');
   const deps = await dependencyImageFor(
     {
       dockerfileText,
@@ -187,7 +188,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     ...options.labels,
   };
 
-  lap('stage');
+  lap('deps');
   const buildArgs = { ...(base ? { BASE_IMAGE: base.ref } : {}), ...(deps ? { DEPS_IMAGE: deps.ref } : {}), ...options.buildArgs };
   const assembled = await assembleService(
     {

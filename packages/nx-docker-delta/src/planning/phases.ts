@@ -1,5 +1,5 @@
 /** The phases of one image task, in the order they happen. */
-export const PHASES = ['probe', 'hash', 'stage', 'build', 'assemble', 'upload', 'push', 'verify'] as const;
+export const PHASES = ['probe', 'hash', 'stage', 'deps', 'build', 'assemble', 'upload', 'push', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Wall time per phase, in milliseconds (a phase that did not happen is absent). */
@@ -7,7 +7,9 @@ export type PhaseTimings = Partial<Record<Phase, number>>;
 
 /**
  * Measures where a task's time goes, so `--verbose` and the receipt can say it: the docker
- * probe, hashing the inputs (Dockerfile, base), staging the context, the build itself, the push
+ * probe, hashing the inputs (Dockerfile, base), staging the context, the dependency image (found,
+ * pulled or installed — a cold build's install, or the wait for another task installing the same
+ * set), the build itself, the push
  * and the checks after it. Registry-side assembly adds `assemble` (app layer, config, manifest)
  * and `upload` (blobs and manifests sent to the registry).
  */
