@@ -8,6 +8,9 @@
 // esbuild does not emit decorator metadata, so the code never relies on it: injection uses
 // explicit `@Inject()` tokens and TypeORM columns name their types.
 
+// A cycle (workspace.mjs imports this file for the profile): only a hoisted function is used, at call time.
+import { esbuildAppFiles } from './workspace.mjs';
+
 /**
  * Production dependencies of the services (what ends up in the images). No @nestjs/microservices:
  * it is an optional peer of @nestjs/core and has ioredis and kafkajs as optional peers, and Nx's
@@ -107,36 +110,7 @@ function serviceFiles(name, index) {
   const root = `apps/${name}`;
   const extra = EXTRAS[index];
   const files = {
-    [`${root}/project.json`]: json({
-      name,
-      $schema: '../../node_modules/nx/schemas/project-schema.json',
-      sourceRoot: `${root}/src`,
-      projectType: 'application',
-      tags: [],
-      // What `nx g @nx/node:app --framework=nest --bundler=esbuild` writes (outputPath inside the project, as Nx 21+ does).
-      targets: {
-        build: {
-          executor: '@nx/esbuild:esbuild',
-          outputs: ['{options.outputPath}'],
-          defaultConfiguration: 'production',
-          options: {
-            platform: 'node',
-            outputPath: `${root}/dist`,
-            format: ['cjs'],
-            bundle: true,
-            thirdParty: false,
-            main: `${root}/src/main.ts`,
-            tsConfig: `${root}/tsconfig.app.json`,
-            generatePackageJson: true,
-            skipTypeCheck: true,
-            esbuildOptions: { sourcemap: false, outExtension: { '.js': '.js' } },
-          },
-          configurations: { development: {}, production: { esbuildOptions: { sourcemap: false, outExtension: { '.js': '.js' } } } },
-        },
-      },
-    }),
-    [`${root}/tsconfig.json`]: json({ extends: '../../tsconfig.base.json', files: [], references: [{ path: './tsconfig.app.json' }] }),
-    [`${root}/tsconfig.app.json`]: json({ extends: './tsconfig.json', compilerOptions: { outDir: '../../dist/out-tsc', module: 'commonjs', types: ['node'] }, include: ['src/**/*.ts'] }),
+    ...esbuildAppFiles(name, root),
     [`${root}/src/main.ts`]: nestMain(name),
     [`${root}/src/app/app.module.ts`]: `import { Module } from '@nestjs/common';\nimport { CoreModule } from '@bench/core';\nimport { ItemsController } from './items.controller';\nimport { ItemsService } from './items.service';\n\n@Module({\n  imports: [CoreModule.forService('${name}')],\n  controllers: [ItemsController],\n  providers: [ItemsService],\n})\nexport class AppModule {}\n`,
     [`${root}/src/app/items.service.ts`]: `import { Injectable } from '@nestjs/common';\nimport { plainToInstance } from 'class-transformer';\nimport { validateSync } from 'class-validator';\nimport { BehaviorSubject, map, Observable } from 'rxjs';\nimport { CreateItemDto } from '@bench/contracts';\nimport { dataSource, ItemEntity } from '@bench/db';\nimport { grpcPackage, insecure } from '@bench/grpc';\n${extra ? `import '../extra';\n` : ''}\n@Injectable()\nexport class ItemsService {\n  private readonly items$ = new BehaviorSubject<ItemEntity[]>([]);\n  private next = ${index * 1000};\n  readonly db = dataSource();\n  readonly grpc = { packages: Object.keys(grpcPackage), credentials: insecure() };\n\n  all(): Observable<ItemEntity[]> {\n    return this.items$.pipe(map((items) => [...items]));\n  }\n\n  add(body: unknown): ItemEntity | { errors: string[] } {\n    const dto = plainToInstance(CreateItemDto, body, { excludeExtraneousValues: true });\n    const errors = validateSync(dto);\n    if (errors.length) return { errors: errors.map((e) => e.property) };\n    const item = Object.assign(new ItemEntity(), { id: \`${name}-\${++this.next}\`, name: dto.name, price: String(dto.price), createdAt: new Date() });\n    this.items$.next([...this.items$.value, item]);\n    return item;\n  }\n}\n`,

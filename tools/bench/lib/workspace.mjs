@@ -105,40 +105,50 @@ export function serviceMain(name, marker = 0) {
   return `import { createServer, errors, listen } from '@bench/http';\nimport { registerRoutes } from './app/routes';\n\n// The benchmark's one-line delta edits this constant.\nexport const BUILD_MARKER = ${marker};\n\nconst app = createServer('${name}');\nregisterRoutes(app, '${name}');\napp.get('/version', (_req, res) => res.json({ service: '${name}', marker: BUILD_MARKER }));\napp.use(errors);\nlisten(app);\n`;
 }
 
+/**
+ * project.json and tsconfigs of a service as `nx g @nx/node:app --bundler=esbuild` writes them
+ * (outputPath inside the project, as Nx 21+ does); both profiles build their services this way.
+ */
+export function esbuildAppFiles(name, root) {
+  return {
+      [`${root}/project.json`]: json({
+        name,
+        $schema: '../../node_modules/nx/schemas/project-schema.json',
+        sourceRoot: `${root}/src`,
+        projectType: 'application',
+        tags: [],
+        // What `nx g @nx/node:app --bundler=esbuild` writes (outputPath inside the project, as Nx 21+ does).
+        targets: {
+          build: {
+            executor: '@nx/esbuild:esbuild',
+            outputs: ['{options.outputPath}'],
+            defaultConfiguration: 'production',
+            options: {
+              platform: 'node',
+              outputPath: `${root}/dist`,
+              format: ['cjs'],
+              bundle: true,
+              thirdParty: false,
+              main: `${root}/src/main.ts`,
+              tsConfig: `${root}/tsconfig.app.json`,
+              generatePackageJson: true,
+              // Type-checking is a separate CI step here; the build only bundles (same for every contender).
+              skipTypeCheck: true,
+              esbuildOptions: { sourcemap: false, outExtension: { '.js': '.js' } },
+            },
+            configurations: { development: {}, production: { esbuildOptions: { sourcemap: false, outExtension: { '.js': '.js' } } } },
+          },
+        },
+      }),
+      [`${root}/tsconfig.json`]: json({ extends: '../../tsconfig.base.json', files: [], references: [{ path: './tsconfig.app.json' }] }),
+      [`${root}/tsconfig.app.json`]: json({ extends: './tsconfig.json', compilerOptions: { outDir: '../../dist/out-tsc', module: 'commonjs', types: ['node'] }, include: ['src/**/*.ts'] }),
+  };
+}
+
 function serviceFiles(name, index) {
   const root = `apps/${name}`;
   return {
-    [`${root}/project.json`]: json({
-      name,
-      $schema: '../../node_modules/nx/schemas/project-schema.json',
-      sourceRoot: `${root}/src`,
-      projectType: 'application',
-      tags: [],
-      // What `nx g @nx/node:app --bundler=esbuild` writes (outputPath inside the project, as Nx 21+ does).
-      targets: {
-        build: {
-          executor: '@nx/esbuild:esbuild',
-          outputs: ['{options.outputPath}'],
-          defaultConfiguration: 'production',
-          options: {
-            platform: 'node',
-            outputPath: `${root}/dist`,
-            format: ['cjs'],
-            bundle: true,
-            thirdParty: false,
-            main: `${root}/src/main.ts`,
-            tsConfig: `${root}/tsconfig.app.json`,
-            generatePackageJson: true,
-            // Type-checking is a separate CI step here; the build only bundles (same for every contender).
-            skipTypeCheck: true,
-            esbuildOptions: { sourcemap: false, outExtension: { '.js': '.js' } },
-          },
-          configurations: { development: {}, production: { esbuildOptions: { sourcemap: false, outExtension: { '.js': '.js' } } } },
-        },
-      },
-    }),
-    [`${root}/tsconfig.json`]: json({ extends: '../../tsconfig.base.json', files: [], references: [{ path: './tsconfig.app.json' }] }),
-    [`${root}/tsconfig.app.json`]: json({ extends: './tsconfig.json', compilerOptions: { outDir: '../../dist/out-tsc', module: 'commonjs', types: ['node'] }, include: ['src/**/*.ts'] }),
+    ...esbuildAppFiles(name, root),
     [`${root}/src/main.ts`]: serviceMain(name),
     [`${root}/src/app/routes.ts`]: `import { Express } from 'express';\nimport { Item, ItemInput, Page } from '@bench/model';\nimport { byKey, pages, stamp, unique } from '@bench/util';\nimport { Store } from './store';\n\nexport function registerRoutes(app: Express, service: string): void {\n  const store = new Store(service);\n  app.get('/items', (req, res) => {\n    const { page, size } = Page.parse(req.query);\n    res.json({ items: pages(store.all(), size)[page] ?? [], at: stamp() });\n  });\n  app.get('/items/by-tag', (_req, res) => {\n    res.json(byKey(store.all().flatMap((i) => i.tags.map((t) => ({ ...i, tag: t }))), (i) => i.tag));\n  });\n  app.post('/items', (req, res) => {\n    const input = ItemInput.parse(req.body);\n    const item: Item = store.add(input);\n    res.status(201).json(item);\n  });\n  app.get('/items/unique', (_req, res) => res.json(unique(store.all(), (i) => i.name)));\n}\n`,
     [`${root}/src/app/store.ts`]: `import { Item, ItemInput } from '@bench/model';\nimport { stamp } from '@bench/util';\n\nexport class Store {\n  private readonly items = new Map<string, Item>();\n  private next = ${index * 1000};\n  constructor(readonly service: string) {}\n\n  add(input: ItemInput): Item {\n    const id = \`\${this.service}-\${++this.next}\`;\n    const item = Item.parse({ ...input, id, createdAt: stamp() });\n    this.items.set(id, item);\n    return item;\n  }\n\n  all(): Item[] {\n    return [...this.items.values()];\n  }\n}\n`,
