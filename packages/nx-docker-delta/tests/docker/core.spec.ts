@@ -232,7 +232,7 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     // No orchestration tax: what docker-base checked and docker-service built in this run is not checked again.
     expect(linesWith(r.output, /Base \S+ was verified earlier in this run/)).toHaveLength(1);
     expect(linesWith(r.output, /svc-a: \S+ was built and checked earlier in this run/)).toHaveLength(1);
-    expect(Object.keys(receipt.phasesMs)).toEqual(['probe', 'hash', 'stage', 'build', 'verify']);
+    expect(Object.keys(receipt.phasesMs)).toEqual(['probe', 'hash', 'stage', 'deps', 'build', 'verify']);
     measure('one service changed', ws, ['svc-a'], r.durationMs / 1000);
   });
 
