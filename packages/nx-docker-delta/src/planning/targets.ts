@@ -176,8 +176,6 @@ export interface ServiceTargetsInput {
   namedInputs: string[];
   /** Whether this project also owns a base (then docker-build waits for both). */
   ownsBase: boolean;
-  /** Whether `base` is one of this project's own bases; otherwise it is a dependency's. */
-  baseIsOwn?: boolean;
   /** The inferred build context (planning/context); default: the directive, else the project folder. */
   context?: ContextChoice;
   /** COPY/ADD sources as written (cheap scan): with a workspace-root context they are the task's inputs. */
@@ -207,15 +205,12 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
     ...(input.base ? baseInputs(input.base, input.baseSources ?? []) : []),
     ...IMAGE_ENV_INPUTS,
   ];
+  // Not `docker-base`: the service makes its base available itself (builds/base.ts ensureBase:
+  // found in the image store or the registry, else built once under a machine-wide lock), so a
+  // one-service delta starts no base task process (~0.4 s) when the base did not change. The
+  // base owner's own docker-build still runs docker-base (and `--refresh`); the implicit graph
+  // edge service → base owner keeps `nx affected` right when the base changes.
   const dependsOn: TargetConfiguration['dependsOn'] = [options.compileTargetName];
-  if (input.base) {
-    // `params: 'forward'`: `nx affected -t docker-build --push` pushes the base too.
-    dependsOn.push(
-      input.baseIsOwn
-        ? { target: options.baseTargetName, params: 'forward' }
-        : { target: options.baseTargetName, dependencies: true, params: 'forward' }
-    );
-  }
   const serviceOptions: Record<string, unknown> = { dockerfile };
   if (pruned) serviceOptions.context = 'pruned';
   else if (context.context !== projectRoot || dockerfileDir !== projectRoot) serviceOptions.context = context.context;

@@ -241,11 +241,6 @@ describe('createNodes', () => {
               "cache": true,
               "dependsOn": [
                 "build",
-                {
-                  "dependencies": true,
-                  "params": "forward",
-                  "target": "docker-base",
-                },
               ],
               "executor": "nx-docker-delta:service",
               "inputs": [
@@ -348,11 +343,6 @@ describe('createNodes', () => {
               "cache": true,
               "dependsOn": [
                 "build",
-                {
-                  "dependencies": true,
-                  "params": "forward",
-                  "target": "docker-base",
-                },
               ],
               "executor": "nx-docker-delta:service",
               "inputs": [
@@ -428,7 +418,7 @@ describe('createNodes', () => {
     const targets = targetsByRoot(infer(SEED, { baseTargetName: 'image-base', serviceTargetName: 'image', buildTargetName: 'container' }));
     expect(Object.keys(targets['.']).sort()).toEqual(['container', 'image-base']);
     expect(Object.keys(targets['apps/api']).sort()).toEqual(['container', 'image']);
-    expect(targets['apps/api'].image.dependsOn).toEqual(['build', { target: 'image-base', dependencies: true, params: 'forward' }]);
+    expect(targets['apps/api'].image.dependsOn).toEqual(['build']);
     expect(targets['apps/api'].container.options).toEqual({ targets: ['image'] });
     expect(targets['.'].container.options).toEqual({ targets: ['image-base'] });
   });
@@ -504,7 +494,7 @@ describe('createNodes', () => {
     expect(api.inputs).not.toContain('{workspaceRoot}/docker/elixir/Dockerfile.base');
     expect(umbrella.inputs).toContain('{workspaceRoot}/docker/elixir/mix.exs');
     expect(umbrella.inputs).not.toContain('{workspaceRoot}/docker/node/Dockerfile.base');
-    expect(umbrella.dependsOn).toEqual(['build', { target: 'docker-base', dependencies: true, params: 'forward' }]);
+    expect(umbrella.dependsOn).toEqual(['build']);
   });
 
   it('a base may be named by a directive instead of its folder', () => {
@@ -733,15 +723,15 @@ describe('createNodes', () => {
     expect(Object.keys(targets['.'])).toEqual(['docker-base', 'docker-build']);
   });
 
-  it('a project owning the base and a service Dockerfile: docker-base plus a service that waits for its own base', () => {
+  it('a project owning the base and a service Dockerfile: docker-base plus a service that builds on its own base (ensured by the service, no task edge)', () => {
     const targets = targetsByRoot(infer({ 'package.json': ROOT_PACKAGE, 'Dockerfile.base': BASE_DOCKERFILE, Dockerfile: SERVICE('ARG BASE_IMAGE') }));
     expect(Object.keys(targets['.']).sort()).toEqual(['docker-base', 'docker-build', 'docker-service']);
-    expect(targets['.']['docker-service'].dependsOn).toEqual(['build', { target: 'docker-base', params: 'forward' }]);
+    expect(targets['.']['docker-service'].dependsOn).toEqual(['build']);
     expect(targets['.']['docker-service'].outputs).toEqual(['{workspaceRoot}/dist/nx-docker-delta/docker-service.json']);
     expect(targets['.']['docker-build'].options).toEqual({ targets: ['docker-base', 'docker-service'] });
   });
 
-  it('a project owning one base whose service uses another project’s base waits for that project’s base', () => {
+  it('a project owning one base whose service uses another project’s base: no docker-base task edge (the service ensures it)', () => {
     const targets = targetsByRoot(
       infer({
         'docker/node/project.json': project('node-image'),
@@ -751,7 +741,7 @@ describe('createNodes', () => {
         'docker/elixir/Dockerfile': SERVICE('ARG BASE_IMAGE=node'),
       })
     );
-    expect(targets['docker/elixir']['docker-service'].dependsOn).toEqual(['build', { target: 'docker-base', dependencies: true, params: 'forward' }]);
+    expect(targets['docker/elixir']['docker-service'].dependsOn).toEqual(['build']);
   });
 });
 

@@ -156,7 +156,6 @@ function inferDockerTargets(
       baseSources: base ? sourcesOf(base) : undefined,
       namedInputs,
       ownsBase: basesByRoot.has(service.root),
-      baseIsOwn: base !== undefined && bases.some((b) => b.spec === base && b.root === service.root),
       context: buildContext,
       copySources,
       variant,

@@ -53,11 +53,17 @@ export interface DockerStep {
  * each build from #1, so builds are told apart by the line the plugin prints before each one
  * (`Building <what> → <ref>`).
  */
-export function dockerBuilds(lines: string[]): DockerStep[][] {
+export function dockerBuilds(lines: string[], { skipBases = false } = {}): DockerStep[][] {
   const builds: DockerStep[][] = [];
   let names = new Map<string, string>();
   let cached = new Set<string>();
+  let label = '';
   const flush = () => {
+    if (skipBases && /^Building base /.test(label)) {
+      names = new Map();
+      cached = new Set();
+      return;
+    }
     const steps = [...names]
       .filter(([, n]) => /^\[[^\]]*\d+\/\d+\] /.test(n) && !/\] FROM /i.test(n))
       .map(([id, name]) => ({ name, cached: cached.has(id) }))
@@ -67,7 +73,10 @@ export function dockerBuilds(lines: string[]): DockerStep[][] {
     cached = new Set();
   };
   for (const line of lines) {
-    if (/^Building .* → /.test(line)) flush();
+    if (/^Building .* → /.test(line)) {
+      flush();
+      label = line;
+    }
     const match = /^#(\d+) (.*)$/.exec(line.trimEnd());
     if (!match) continue;
     const [, id, rest] = match;
@@ -85,7 +94,8 @@ function stepIndex(name: string): number {
 
 /** The one build a project ran in this output (fails loudly if it ran none or several). */
 export function onlyBuild(output: string, project: string): DockerStep[] {
-  const builds = dockerBuilds(projectLines(output, project));
+  // A base is built by whichever task needs it first (docker-base or a service's docker-service): not this project's own build.
+  const builds = dockerBuilds(projectLines(output, project), { skipBases: true });
   if (builds.length !== 1) throw new Error(`expected exactly one docker build for ${project}, saw ${builds.length}:\n${output}`);
   return builds[0];
 }
@@ -107,4 +117,16 @@ export function errorSentences(output: string): string[] {
     .split('\n')
     .map((l) => /(?:^|: )✖ (.*)$/.exec(l)?.[1])
     .filter((s): s is string => !!s);
+}
+
+/** The project whose task built the base in this output (`Building base <name> → …`), and that build's steps. */
+export function baseBuild(output: string): { project: string; steps: DockerStep[] } {
+  const line = output.split('\n').find((l) => /^[\w.@/-]+: Building base /.test(l));
+  if (!line) throw new Error(`no task built a base in this output:\n${output}`);
+  const project = line.slice(0, line.indexOf(': '));
+  const lines = projectLines(output, project);
+  const start = lines.findIndex((l) => /^Building base /.test(l));
+  const end = lines.findIndex((l, i) => i > start && /^Building .* → /.test(l));
+  const [steps] = dockerBuilds(lines.slice(start, end === -1 ? undefined : end));
+  return { project, steps: steps ?? [] };
 }
