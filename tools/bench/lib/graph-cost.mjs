@@ -8,10 +8,15 @@ import { run, stats } from './proc.mjs';
 import { commitAll, git, lockfileFor } from './setup.mjs';
 import { nxJson, rootPackageJson, writeFiles } from './workspace.mjs';
 
+// Nx runs each plugin in a worker process of its own (plugin isolation, the default); the
+// in-process variants (NX_ISOLATE_PLUGINS=false) separate what the plugin itself costs from that.
+export const IN_PROCESS = ', in-process (NX_ISOLATE_PLUGINS=false)';
 const VARIANTS = {
-  without: [],
-  'nx-docker-delta': [{ plugin: 'nx-docker-delta' }],
-  '@nx/docker': [{ plugin: '@nx/docker' }],
+  without: { plugins: [] },
+  'nx-docker-delta': { plugins: [{ plugin: 'nx-docker-delta' }] },
+  '@nx/docker': { plugins: [{ plugin: '@nx/docker' }] },
+  [`nx-docker-delta${IN_PROCESS}`]: { plugins: [{ plugin: 'nx-docker-delta' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
+  [`@nx/docker${IN_PROCESS}`]: { plugins: [{ plugin: '@nx/docker' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
 };
 
 export async function measureGraphCost({ benchRoot, templateDir, projects, runs, env, log, say }) {
@@ -35,16 +40,17 @@ export async function measureGraphCost({ benchRoot, templateDir, projects, runs,
   await commitAll(ws, 'p5', log);
 
   const show = {};
-  for (const [variant, plugins] of Object.entries(VARIANTS)) {
+  for (const [variant, { plugins, env: variantEnv = {} }] of Object.entries(VARIANTS)) {
     writeFileSync(join(root, 'nx.json'), nxJson(plugins));
+    const env = { ...ws.env, ...variantEnv };
     const nxBin = join(root, 'node_modules/nx/dist/bin/nx.js');
-    const warm = await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: ws.env, log });
+    const warm = await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env, log });
     // Counted through a file: Nx exits before a piped stdout is drained, so pipes lose lines.
     const listFile = join(root, `.nx-projects-${variant.replace(/\W/g, '')}.txt`);
-    await run('sh', ['-c', 'exec "$0" "$@" > "$LIST_FILE"', process.execPath, nxBin, 'show', 'projects'], { cwd: root, env: { ...ws.env, LIST_FILE: listFile }, log });
+    await run('sh', ['-c', 'exec "$0" "$@" > "$LIST_FILE"', process.execPath, nxBin, 'show', 'projects'], { cwd: root, env: { ...env, LIST_FILE: listFile }, log });
     const count = readFileSync(listFile, 'utf8').split('\n').filter(Boolean).length;
     const times = [];
-    for (let r = 0; r < runs; r++) times.push((await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: ws.env, log })).ms);
+    for (let r = 0; r < runs; r++) times.push((await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env, log })).ms);
     show[variant] = { ...stats(times), projects: count, firstRunMs: warm.ms };
     say(`P5 nx show projects [${variant}]: ${(show[variant].median / 1000).toFixed(2)} s median (${count} projects)`);
   }
@@ -68,7 +74,7 @@ export async function measureGraphCost({ benchRoot, templateDir, projects, runs,
       }
       console.log(JSON.stringify({ loadMs, times, nodes }));
     })();`;
-  writeFileSync(join(root, 'nx.json'), nxJson(VARIANTS['nx-docker-delta']));
+  writeFileSync(join(root, 'nx.json'), nxJson(VARIANTS['nx-docker-delta'].plugins));
   const direct = await run(process.execPath, ['-e', script], { cwd: root, env: ws.env, log, capture: true });
   const parsed = JSON.parse(direct.stdout.trim().split('\n').pop());
   const createNodes = { files: dockerfiles.length, results: parsed.nodes, moduleLoadMs: parsed.loadMs, firstCallMs: parsed.times[0], ...stats(parsed.times.slice(1)) };

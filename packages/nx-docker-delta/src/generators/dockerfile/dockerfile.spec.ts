@@ -377,6 +377,32 @@ describe('dockerfile generator errors', () => {
     );
   });
 
+  it('a Nest monorepo: `"build": {}` in project.json, outputs in nx.json targetDefaults, tsc output under <out>/<projectRoot>/src', async () => {
+    const tree = await workspace('pnpm', 'debian');
+    const nx = JSON.parse(tree.read('nx.json', 'utf-8') as string);
+    nx.targetDefaults = {
+      ...nx.targetDefaults,
+      build: { executor: 'nx:run-commands', options: { command: 'nest build {projectName}' }, outputs: ['{workspaceRoot}/dist/{projectRoot}'], cache: true },
+    };
+    tree.write('nx.json', JSON.stringify(nx));
+    tree.write('nest-cli.json', JSON.stringify({ monorepo: true, projects: { auth: { type: 'application', root: 'apps/auth', entryFile: 'main' } } }));
+    addProjectConfiguration(tree, 'auth', { root: 'apps/auth', projectType: 'application', targets: { build: {} } });
+    // What `nest build auth` (tsc, a library imported through tsconfig paths) leaves behind.
+    tree.write('dist/apps/auth/apps/auth/src/main.js', 'require("../../../libs/common/src");\n');
+    tree.write('dist/apps/auth/libs/common/src/index.js', 'module.exports = {};\n');
+    await dockerfileGenerator(tree, { project: 'auth', skipFormat: true });
+    const dockerfile = read(tree, 'apps/auth/Dockerfile');
+    expect(dockerfile).toContain('COPY dist/apps/auth ./dist\n');
+    expect(dockerfile).toContain('CMD ["node","apps/auth/src/main.js"]');
+  });
+
+  it('no main option and nothing built yet: main.js, and the log says how to have it checked', async () => {
+    const tree = await workspace('npm');
+    addProjectConfiguration(tree, 'later', { root: 'apps/later', targets: { build: { executor: 'nx:run-commands', outputs: ['{workspaceRoot}/dist/apps/later'], options: { command: 'tsc -p apps/later' } } } });
+    await dockerfileGenerator(tree, { project: 'later', skipFormat: true });
+    expect(read(tree, 'apps/later/Dockerfile')).toContain('CMD ["node","main.js"]');
+  });
+
   it('a webpack run-commands build without outputs: the output path comes from webpack.config.js', async () => {
     const tree = await workspace('npm');
     addProjectConfiguration(tree, 'hooks', {

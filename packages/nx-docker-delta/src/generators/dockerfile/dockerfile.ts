@@ -9,6 +9,7 @@ import {
   logger,
   readCachedProjectGraph,
   readNxJson,
+  readJson,
   readProjectConfiguration,
   type ProjectConfiguration,
   type TargetConfiguration,
@@ -66,7 +67,20 @@ function resolveProject(tree: Tree, name: string, toolchain: Toolchain | undefin
   if (!config) {
     throw new Error(`Cannot find project "${name}" — check the name with \`nx show projects\`.`);
   }
-  return { name, root: config.root, targets: { ...inferred, ...(config.targets ?? {}) } };
+  // project.json often names a target and leaves the rest to nx.json (`"build": {}` with `outputs`
+  // in targetDefaults): the graph's resolved target has both, the tree's entry wins field by field.
+  const targets: Record<string, TargetConfiguration> = { ...inferred };
+  for (const [target, own] of Object.entries(config.targets ?? {})) {
+    const resolved = inferred[target] ?? targetDefaultsFor(tree, target, own.executor);
+    targets[target] = resolved ? { ...resolved, ...own, options: { ...resolved.options, ...own.options } } : own;
+  }
+  return { name, root: config.root, targets };
+}
+
+/** nx.json's targetDefaults for a target (by executor first, then by name, as Nx applies them), when no graph is cached. */
+function targetDefaultsFor(tree: Tree, target: string, executor: string | undefined): TargetConfiguration | undefined {
+  const defaults = (tree.exists('nx.json') ? readNxJson(tree)?.targetDefaults : undefined) ?? {};
+  return ((executor ? defaults[executor] : undefined) ?? defaults[target]) as TargetConfiguration | undefined;
 }
 
 function interpolate(path: string, p: ResolvedProject, options: Record<string, unknown>): string | undefined {
@@ -115,6 +129,39 @@ export function findMain(p: ResolvedProject, target: TargetConfiguration | undef
     return posix.relative(rootDir, js);
   }
   return posix.basename(js);
+}
+
+/**
+ * The entry file relative to the build output. Without a `main` option (an `nx:run-commands`
+ * `nest build`, say) the output on disk decides when the project was built: a tsc build whose
+ * sources import a library outside the project root lands at `<out>/<projectRoot>/src/main.js`,
+ * not `<out>/main.js` (nest-cli.json's `entryFile` names the file).
+ */
+export function mainInBuildOutput(tree: Tree, p: ResolvedProject, target: TargetConfiguration | undefined, out: string): string {
+  const guess = findMain(p, target);
+  if (typeof target?.options?.main === 'string' || tree.exists(posix.join(out, guess))) return guess;
+  const entry = nestEntryFile(tree, p) ?? 'main';
+  const candidates = [`${entry}.js`, `${p.root}/src/${entry}.js`, `src/${entry}.js`].filter((c, i, all) => all.indexOf(c) === i);
+  const found = candidates.find((c) => tree.exists(posix.join(out, c)));
+  if (found && found !== guess) {
+    logger.info(`Entry file of ${p.name}: ${out}/${found} (found in the build output; --main overrides it).`);
+    return found;
+  }
+  if (!found && !tree.exists(out)) {
+    logger.info(`${out} does not exist yet, so the entry file is assumed to be ${guess}: run \`nx run ${p.name}:build\` first to have it checked, or pass --main.`);
+  }
+  return guess;
+}
+
+function nestEntryFile(tree: Tree, p: ResolvedProject): string | undefined {
+  if (!tree.exists('nest-cli.json')) return undefined;
+  try {
+    const nest = readJson(tree, 'nest-cli.json') as { entryFile?: string; projects?: Record<string, { root?: string; entryFile?: string }> };
+    const own = nest.projects?.[p.name] ?? Object.values(nest.projects ?? {}).find((q) => q.root === p.root);
+    return own?.entryFile ?? nest.entryFile;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The workspace's shared base: at the root (seed layout), in init's default folder, or in `docker/*`. */
@@ -224,7 +271,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
       packageManager: toolchain.packageManager,
       lockfile: toolchain.lockfile,
       buildOutputPath,
-      main: schema.main ?? findMain(project, buildTarget),
+      main: schema.main ?? mainInBuildOutput(tree, project, buildTarget, buildOutputPath),
       compile,
       runtime: schema.runtime ?? baseFlavour(tree),
       nodeMajor: toolchain.nodeMajor,
