@@ -1,4 +1,4 @@
-import { inferContext, quickCopySources } from './context';
+import { inferContext, quickCopySources, templateArgs } from './context';
 
 describe('quickCopySources', () => {
   it('reads COPY/ADD sources, not --from copies, heredocs or URLs', () => {
@@ -70,5 +70,15 @@ describe('inferContext', () => {
     const probes: string[] = [];
     inferContext({ projectRoot: 'a', sources: Array.from({ length: 30 }, (_, i) => `f${i}`), exists: (p) => (probes.push(p), false) });
     expect(probes.length).toBeLessThanOrEqual(16);
+  });
+});
+
+describe('templateArgs', () => {
+  it('names build args a COPY source needs and nothing gives a default', () => {
+    expect(templateArgs('FROM node\nARG APP_NAME\nCOPY apps/${APP_NAME}/package.json ./\nCOPY apps/$APP_NAME ./app\n')).toEqual(['APP_NAME']);
+    expect(templateArgs('ARG APP_NAME\nFROM node\nARG APP_NAME=api\nCOPY apps/${APP_NAME} ./\n')).toEqual([]);
+    expect(templateArgs('FROM node\nARG NODE_ENV\nENV NODE_ENV=$NODE_ENV\nCOPY dist ./\n')).toEqual([]);
+    expect(templateArgs('FROM node\nARG APP\nCOPY --from=build /out/${APP} ./\n')).toEqual([]);
+    expect(templateArgs('FROM node\nARG APP\nCOPY ${APPLICATION}/x ./\n')).toEqual([]);
   });
 });

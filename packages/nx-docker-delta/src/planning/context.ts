@@ -8,6 +8,19 @@
 const MAX_PROBED_SOURCES = 8;
 
 /** COPY/ADD sources from the build context (no `--from=`), read cheaply line by line. */
+/**
+ * Build args a Dockerfile needs from its caller: declared with no default anywhere (`ARG
+ * APP_NAME`) and used in a COPY/ADD source (`COPY apps/${APP_NAME} …`). Such a file is a
+ * template for several apps (docker-compose passes the arg per service); built as one image
+ * it copies `apps/` or fails. Cheap text scan, like quickCopySources.
+ */
+export function templateArgs(text: string, sources: string[] = quickCopySources(text)): string[] {
+  const withDefault = new Set<string>();
+  const without = new Set<string>();
+  for (const m of text.matchAll(/^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(\s*=)?/gim)) (m[2] ? withDefault : without).add(m[1]);
+  return [...without].filter((name) => !withDefault.has(name) && sources.some((src) => new RegExp(`\\$\\{?${name}(\\}|\\b)`).test(src)));
+}
+
 export function quickCopySources(text: string): string[] {
   const sources: string[] = [];
   const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);

@@ -557,6 +557,15 @@ describe('createNodes', () => {
     expect(targets['apps/api']['docker-service'].dependsOn).toEqual(['build']);
   });
 
+  it('a root Dockerfile that is a template for several apps (COPY apps/${APP_NAME}, no default) infers no root project; mapped on purpose, it does', () => {
+    const TEMPLATE = 'FROM node:20 AS development\nARG APP_NAME\nCOPY apps/${APP_NAME}/package.json apps/${APP_NAME}/package.json\nRUN npm ci\n';
+    const files = { 'package.json': ROOT_PACKAGE, Dockerfile: TEMPLATE, 'apps/auth/project.json': project('auth'), 'apps/auth/Dockerfile': SERVICE('ARG BASE_IMAGE') };
+    expect(Object.keys(targetsByRoot(infer(files)))).toEqual(['apps/auth']);
+    // With a default, it builds one app: an image of its own.
+    expect(Object.keys(targetsByRoot(infer({ ...files, Dockerfile: TEMPLATE.replace('ARG APP_NAME', 'ARG APP_NAME=auth') }))).sort()).toEqual(['.', 'apps/auth']);
+    expect(Object.keys(targetsByRoot(infer(files, { dockerfileMap: { Dockerfile: '.' } }))).sort()).toEqual(['.', 'apps/auth']);
+  });
+
   it('two Dockerfiles in one project: the one that shares a base wins', () => {
     const targets = targetsByRoot(
       infer({

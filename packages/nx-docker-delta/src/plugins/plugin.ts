@@ -11,7 +11,7 @@ import type {
 } from '@nx/devkit';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { inferContext, quickCopySources } from '../planning/context';
+import { inferContext, quickCopySources, templateArgs } from '../planning/context';
 import type { Minimatch as MinimatchClass } from 'minimatch';
 import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
 import { cachedDependencies, cachedInference, probeExists, probeRead } from './inference-cache';
@@ -105,6 +105,9 @@ function inferDockerTargets(
       continue;
     }
     const text = readFileSync(join(context.workspaceRoot, file), 'utf8');
+    // A template for several apps (`COPY apps/${APP_NAME}`, the arg passed per compose service)
+    // is no image of its own: no service, no project for it (init says so). Mapped on purpose: kept.
+    if (isService && options.dockerfileMap[file] === undefined && templateArgs(text).length > 0) continue;
     // Bases: the whole file (their COPY sources are inputs). Services: only the preamble.
     const candidate: Candidate = { file, root, text, facts: tryFacts(isBase ? readDockerfileFacts : readDockerfilePreamble, text, file) };
     if (isBase) {

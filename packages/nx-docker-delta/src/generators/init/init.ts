@@ -5,6 +5,7 @@
  */
 import { formatFiles, joinPathFragments, logger, offsetFromRoot, readNxJson, updateNxJson, writeJson, type Tree } from '@nx/devkit';
 import { DEFAULT_BASE_DIR, DEFAULT_BASE_TARGET, DEFAULT_BUILD_TARGET, DEFAULT_SERVICE_TARGET } from '../../constants';
+import { templateArgs } from '../../planning/context';
 import { unsupportedNxMessage } from '../../planning/nx-version';
 import { workspaceNxVersion } from '../../utils/workspace-nx';
 import { detectToolchain, SUPPORTED_TOOLCHAINS } from '../utils/toolchain';
@@ -81,10 +82,32 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
     }
   }
 
+  for (const file of templateDockerfiles(tree)) {
+    logger.info(
+      `nx-docker-delta: ${file.path} is a template for several apps (COPY uses ${file.args.map((a) => `\${${a}}`).join(', ')}, which has no default), so no image target is inferred from it — run \`nx g nx-docker-delta:dockerfile --project=<app>\` for each app it builds.`
+    );
+  }
+
   const merged = mergeDockerignore(tree.read('.dockerignore', 'utf-8'), toolchain?.kind === 'elixir');
   if (merged !== undefined) tree.write('.dockerignore', merged);
 
   if (!schema.skipFormat) await formatFiles(tree);
+}
+
+/** Dockerfiles at the root and one level down (`docker/`, `deploy/`…) that inference skips as per-app templates. */
+function templateDockerfiles(tree: Tree): Array<{ path: string; args: string[] }> {
+  const found: Array<{ path: string; args: string[] }> = [];
+  const isDockerfile = (name: string) => /(^|\.)(Dockerfile|Containerfile)(\.|$)/i.test(name) && !name.endsWith('.base') && !name.endsWith('.dockerignore');
+  const dirs = ['.', ...tree.children('.').filter((d) => !d.startsWith('.') && d !== 'node_modules' && !tree.isFile(d))];
+  for (const dir of dirs) {
+    for (const name of tree.children(dir)) {
+      const path = dir === '.' ? name : `${dir}/${name}`;
+      if (!isDockerfile(name) || !tree.isFile(path)) continue;
+      const args = templateArgs(tree.read(path, 'utf-8') ?? '');
+      if (args.length) found.push({ path, args });
+    }
+  }
+  return found;
 }
 
 /**
