@@ -115,11 +115,13 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
     ...partial,
   });
   // Push mode and already in the registry: nothing to build, push or pull. A later build FROM
-  // it reads it from the registry itself, and only if a step that is not cached needs it (the
-  // registry-side assembly of a service image needs no local image at all).
-  if (ctx.settings.push && ctx.engine.buildsFromRegistry) {
+  // it reads it from the registry itself, and only if a step that is not cached needs it
+  // (Docker 20.10: that build pulls it first); the registry-side assembly of a service image
+  // needs no local image at all.
+  if (ctx.settings.push && ctx.engine.leavesImagesInRegistry) {
     const remote = await ctx.engine.remoteImage(plan.ref);
     if (remote.state === 'present' && remote.imageId) {
+      ctx.engine.leftInRegistry(plan.ref);
       // `latest` follows this commit's base in the registry, and in the local store when the
       // image is there too (its ID is the manifest's config digest): a revert moves both back.
       await pointTags({ image: plan.image, contentTag: plan.tag, imageId: remote.imageId, digest: remote.digest }, ['latest'], { engine: ctx.engine, push: true });

@@ -92,10 +92,12 @@ export async function ensureDeps(input: DepsPlanInput, ctx: DepsContext): Promis
     return { ref: plan.ref, inputHash: plan.hash, outcome: 'reused' };
   }
   // Push mode and already in the registry: not reinstalled and not pulled either. The service
-  // build reads it from the registry only when its `COPY --from=dependencies` is not cached.
-  if (settings.push && engine.buildsFromRegistry) {
+  // build reads it from the registry only when its `COPY --from=dependencies` is not cached
+  // (Docker 20.10: that build pulls it first); an assembled image needs it nowhere.
+  if (settings.push && engine.leavesImagesInRegistry) {
     const remote = await engine.remoteState(plan.ref);
     if (remote.state === 'present') {
+      engine.leftInRegistry(plan.ref);
       ctx.log(`Dependency image ${plan.ref} is in the registry — not reinstalled, not pulled.`);
       return { ref: plan.ref, inputHash: plan.hash, outcome: 'remote', digest: remote.digest };
     }

@@ -202,6 +202,7 @@ export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext
     }
     // Tags that move with the commit ({shortSha}) or were added since: point them at the verified image.
     const tagged = await applyTags(availability.receipt, settings, engine);
+    await pointBaseLatest(tagged, settings, engine);
     const changed = tagged.imageId !== receipt.imageId || tagged.digest !== receipt.digest || tagged.tags.join() !== receipt.tags.join();
     // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
     if (availability.outcome !== 'reused') (await service()).writeReceipt(workspaceRoot, ctx.projectRoot, tagged, variant);
@@ -209,6 +210,21 @@ export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext
     ctx.report(`✔ ${project}: ${availability.note} (${describeOutcome(receipt)})`);
     await smoke(tagged.ref, engine);
   }
+}
+
+/**
+ * Push mode: the base a verified (restored) service receipt names gets its `latest` back in the
+ * registry, as docker-base would — a service does not wait for docker-base, so after a revert
+ * that is an Nx cache hit nothing else moves the base's `latest` back. A tag that already serves
+ * the digest is left alone (one HEAD request).
+ */
+async function pointBaseLatest(receipt: ImageReceipt, settings: ImageSettings, engine: DockerEngine): Promise<void> {
+  if (!settings.push || !receipt.base) return;
+  const ref = receipt.base.ref;
+  const colon = ref.lastIndexOf(':');
+  const remote = await engine.remoteImage(ref);
+  if (remote.state !== 'present' || !remote.imageId) return;
+  await pointTags({ image: ref.slice(0, colon), contentTag: ref.slice(colon + 1), imageId: remote.imageId, digest: remote.digest }, ['latest'], { engine, push: true });
 }
 
 /**

@@ -185,6 +185,37 @@ export class DockerEngine {
     return major !== undefined && major >= 23;
   }
 
+  /**
+   * Push mode: is a base or dependency image the registry already holds left there (receipt
+   * outcome `remote`) instead of pulled? Everywhere but podman (whose builds are not given the
+   * flags a plain-HTTP registry needs). Where the build cannot read it from the registry itself
+   * (`buildsFromRegistry` false: Docker 20.10), the build that needs it pulls it first — and
+   * only that build: an image assembled in the registry needs neither image here.
+   */
+  get leavesImagesInRegistry(): boolean {
+    return this.client.mode !== 'podman';
+  }
+
+  /** Images this process left in the registry (leftInRegistry), for the build that needs one to pull it first. */
+  private readonly remoteOnly = new Set<string>();
+
+  /** Records a base or dependency image left in the registry (see leavesImagesInRegistry). */
+  leftInRegistry(ref: string): void {
+    this.remoteOnly.add(ref);
+  }
+
+  /** Pulls what a build reads through its build args and this process left in the registry, where BuildKit must not fetch it itself. */
+  private async pullForBuild(buildArgs: Record<string, string>, options: { onLine?: (line: string) => void; signal?: AbortSignal }): Promise<void> {
+    if (this.buildsFromRegistry) return;
+    for (const ref of new Set(Object.values(buildArgs))) {
+      if (!this.remoteOnly.delete(ref) || (await this.inspectImage(ref))) continue;
+      options.onLine?.(`Pulling ${ref} for this build: the BuildKit of Docker ${this.client.serverVersion} must not read it from the registry itself (moby/buildkit#2153).`);
+      if (!(await this.pull(ref, { signal: options.signal }))) {
+        throw new DockerError(`Could not pull ${ref}, which this build needs, from the registry — check that the registry is up and your login (docker login), then run again.`);
+      }
+    }
+  }
+
   /** What one batched `image inspect` found (prefetchImages), until the next command that may change images. */
   private readonly inspected = new Map<string, ImageInfo | undefined>();
 
@@ -238,6 +269,7 @@ export class DockerEngine {
     plan: Omit<BuildPlan, 'mode' | 'iidFile' | 'metadataFile' | 'secrets'> & { secrets?: BuildSecret[] },
     options: { onLine?: (line: string) => void; signal?: AbortSignal; what: string }
   ): Promise<{ imageId: string; stats: StepStats; digest?: string }> {
+    await this.pullForBuild(plan.buildArgs ?? {}, options);
     // 0700, outside every build context; removed when the build ends, whatever happens.
     const dir = mkdtempSync(join(tmpdir(), 'nx-docker-delta-'));
     try {

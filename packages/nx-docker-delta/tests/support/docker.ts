@@ -81,9 +81,18 @@ export function pruneBuildCache(): void {
 
 /**
  * Whether push mode leaves a base or dependency image that is in the registry there (the
- * engine's `buildsFromRegistry`): Docker 23+; Docker 20.10's BuildKit gets it pulled first.
+ * engine's `leavesImagesInRegistry`): every docker client; podman pulls it.
  */
 export function leavesRegistryImagesThere(): boolean {
+  return !/podman/i.test(DOCKER);
+}
+
+/**
+ * Whether a build reads such an image from the registry itself (the engine's
+ * `buildsFromRegistry`): Docker 23+. Docker 20.10's BuildKit must not, so the build that
+ * needs it pulls it first ("Pulling <ref> for this build: …").
+ */
+export function buildsReadRegistryImages(): boolean {
   const version = docker(['version', '--format', '{{.Server.Version}}']).stdout.trim();
   return Number(/^(\d+)\./.exec(version)?.[1] ?? 0) >= 23 && !/podman/i.test(DOCKER);
 }
