@@ -32,7 +32,7 @@ const NS = `nxdd-asm-${Date.now().toString(36)}${process.pid.toString(36)}`;
 const STREAM = '--output-style=stream';
 const receiptPath = (svc: string) => `dist/nx-docker-delta/apps/${svc}/docker-service.json`;
 const ASSEMBLED = /Assembling \S+ in the registry on /;
-const fallback = (svc: string) => new RegExp(`${svc}: not assembled in the registry — building with docker build: `);
+const fallback = (svc: string) => new RegExp(`${svc}: Not assembled in the registry — building with docker build: `);
 /** A BuildKit step of a service's runtime stage (`#12 [runtime 4/6] COPY --from=release …`). */
 const RUNTIME_STEP = /\[runtime +\d+\/\d+\]/;
 
@@ -219,7 +219,7 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     expect(receipt('a').assembled).toBeUndefined();
     expect(docker(['run', '--rm', receipt('a').ref]).stdout.trim()).toBe('{"service":"a","revision":2}');
 
-    measured.push(...[b, c, local].flatMap((x) => linesWith(x.output, /not assembled in the registry/)).map((l) => `  ${l}`));
+    measured.push(...[b, c, local].flatMap((x) => linesWith(x.output, /Not assembled in the registry/)).map((l) => `  ${l}`));
     const off = await run('a: NX_DOCKER_ASSEMBLE=0 (push)', ['run', 'a:docker-build', '--skip-nx-cache'], { ...PUSH_ENV, NX_DOCKER_ASSEMBLE: '0' });
     expect(linesWith(off.output, ASSEMBLED)).toEqual([]);
     expect(linesWith(off.output, fallback('a'))).toEqual([]);

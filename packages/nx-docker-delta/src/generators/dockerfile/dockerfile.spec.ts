@@ -390,9 +390,12 @@ describe('dockerfile generator errors', () => {
     // What `nest build auth` (tsc, a library imported through tsconfig paths) leaves behind.
     tree.write('dist/apps/auth/apps/auth/src/main.js', 'require("../../../libs/common/src");\n');
     tree.write('dist/apps/auth/libs/common/src/index.js', 'module.exports = {};\n');
+    tree.write('.dockerignore', 'node_modules\ndist\n.env*\n');
     await dockerfileGenerator(tree, { project: 'auth', skipFormat: true });
     const dockerfile = read(tree, 'apps/auth/Dockerfile');
     expect(dockerfile).toContain('COPY dist/apps/auth ./dist\n');
+    // Their .dockerignore keeps dist out (they build inside Docker): this Dockerfile gets its own that lets its output in.
+    expect(read(tree, 'apps/auth/Dockerfile.dockerignore')).toMatch(/^node_modules\ndist\n[\s\S]*\n!dist\/apps\/auth\n$/);
     expect(dockerfile).toContain('CMD ["node","apps/auth/src/main.js"]');
   });
 

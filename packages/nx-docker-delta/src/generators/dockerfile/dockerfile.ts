@@ -23,6 +23,7 @@ import { baseNameFor, baseRepository } from '../../planning/targets';
 import { detectToolchain, inUmbrellaDeps, SUPPORTED_TOOLCHAINS, type Toolchain } from '../utils/toolchain';
 import { privateRegistryNote } from '../utils/private-registry';
 import { writeUserFile } from '../utils/write-user-file';
+import { ignoreRules } from '../../context/reader';
 import { renderElixirDockerfile } from './lib/elixir-dockerfile';
 import { renderNodeDockerfile, type NodeRuntime } from './lib/node-dockerfile';
 import type { DockerfileGeneratorSchema } from './schema';
@@ -164,6 +165,24 @@ function nestEntryFile(tree: Tree, p: ResolvedProject): string | undefined {
   }
 }
 
+/**
+ * Workspaces that build inside Docker often list `dist` in .dockerignore, which keeps the build
+ * output a host-compiled image copies out of its context. Docker reads `<Dockerfile>.dockerignore`
+ * beside the Dockerfile instead of the root file, so that copy of it, plus one `!<output>` line,
+ * lets this image see its output and changes nothing for the workspace's other Dockerfiles.
+ */
+function dockerignoreKeepingOutput(tree: Tree, p: ResolvedProject, out: string): string | undefined {
+  const root = tree.read('.dockerignore', 'utf-8');
+  if (!root || !ignoreRules(root).ignores(`${out}/main.js`)) return undefined;
+  const own = `${root.trimEnd()}\n\n# Added by nx-docker-delta: the build output this image copies (the root .dockerignore keeps it out).\n!${out}\n`;
+  if (ignoreRules(own).ignores(`${out}/main.js`)) {
+    logger.warn(`nx-docker-delta: .dockerignore excludes ${out}, the build output ${p.name}'s image copies, and a \`!${out}\` line does not bring it back — fix .dockerignore or write ${p.root}/Dockerfile.dockerignore.`);
+    return undefined;
+  }
+  logger.info(`nx-docker-delta: .dockerignore excludes ${out}, which ${p.name}'s image copies: ${p.root}/Dockerfile.dockerignore (Docker reads it instead, for this Dockerfile only) is that file plus \`!${out}\`.`);
+  return own;
+}
+
 /** The workspace's shared base: at the root (seed layout), in init's default folder, or in `docker/*`. */
 export function findBaseFile(tree: Tree): string | undefined {
   const candidates = ['Dockerfile.base', `${DEFAULT_BASE_DIR}/Dockerfile.base`];
@@ -219,6 +238,8 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
     logger.warn('nx-docker-delta: no Dockerfile.base found — run `nx g nx-docker-delta:init` to create the shared base.');
   }
   let content: string;
+  /** `<Dockerfile>.dockerignore` text when the root .dockerignore would keep the build output out (see dockerignoreKeepingOutput). */
+  let includeBuildOutput: string | undefined;
   if (toolchain.kind === 'elixir') {
     const app = posix.basename(project.root);
     if (!new RegExp(`releases:[\\s\\S]*\\b${app}:`).test(tree.read('mix.exs', 'utf-8') ?? '')) {
@@ -259,6 +280,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
         `Cannot find the build output of "${project.name}" — give its build target an "outputs" entry (or options.outputPath), declare it in its webpack/vite config, or pass --buildOutputPath=dist/${project.root}.`
       );
     }
+    if (compile === 'host') includeBuildOutput = dockerignoreKeepingOutput(tree, project, buildOutputPath);
     const rootConfigFiles = ['nx.json', 'tsconfig.base.json', 'tsconfig.json'].filter((f) => tree.exists(f));
     const packageManagerFiles =
       toolchain.packageManager === 'yarn-berry'
@@ -285,6 +307,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
     });
   }
   writeUserFile(tree, posix.join(project.root, 'Dockerfile'), content, { force: schema.force });
+  if (includeBuildOutput) writeUserFile(tree, posix.join(project.root, 'Dockerfile.dockerignore'), includeBuildOutput, { force: schema.force });
   const registryNote = toolchain.kind === 'node' ? privateRegistryNote(tree) : undefined;
   if (registryNote) logger.info(registryNote);
   if (!schema.skipFormat) await formatFiles(tree);
