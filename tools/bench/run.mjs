@@ -19,7 +19,7 @@
 // Removes only images/containers named with this run's unique prefix or carrying its label, and runs
 // `docker builder prune -af` for the cold scenarios (P2, P3).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, totalmem, tmpdir, hostname } from 'node:os';
+import { cpus, freemem, loadavg, totalmem, tmpdir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -69,6 +69,12 @@ const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
 const runId = `nxbench-${stamp.toLowerCase()}-${Math.random().toString(36).slice(2, 6)}`;
 const benchRoot = mkdtempSync(join(tmpdir(), 'nxbench-'));
 const logDir = join(benchRoot, 'logs');
+const load = (() => {
+  const start = loadavg()[0];
+  let max = start;
+  setInterval(() => (max = Math.max(max, loadavg()[0])), 15_000).unref();
+  return { summary: () => ({ start, max, cores: cpus().length }), sampleMax: () => max };
+})();
 const say = (line) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(5)}s] ${line}\n`);
 
 const results = {
@@ -93,6 +99,8 @@ async function main() {
   const registry = argv.registry;
   const registryOk = contenderIds.length ? await registryUp(registry) : false;
   results.machine = {
+    // Whether anything else ran: the 1-minute load average at the start and its highest sample (every 15 s).
+    load: load.summary(),
     host: hostname(),
     nproc: cpus().length,
     cpu: cpus()[0]?.model,
@@ -369,6 +377,7 @@ async function measureP5({ baseEnv, templateDir }) {
  */
 function writeReport(final) {
   results.wallSeconds = Math.round((Date.now() - started) / 1000);
+  results.machine.load = { ...results.machine.load, max: Math.max(results.machine.load?.max ?? 0, load.sampleMax()) };
   results.complete = final;
   let markdown;
   try {

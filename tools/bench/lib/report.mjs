@@ -177,7 +177,14 @@ export function renderMarkdown(results) {
   lines.push(`- Workload (${results.profile}): ${o.services} ${results.workload}; package managers: ${o.packageManagers.join(', ')} (each its own workspace and results)`);
   lines.push(`- Runs: P1, own build and floor ×${o.runs}; P2, P3, P6 and naive's P1 ×${o.coldRuns} — median (min–max). Every Nx-based contender runs \`run-many\`/\`affected\` with \`--parallel=${o.parallel}\`; the Nx daemon is off (as in CI).${o.quick ? ' QUICK PROFILE: smoke test, not a measurement.' : ''}`);
   if (results.complete === false) lines.push('- **INCOMPLETE**: written while the run was still going (or it was interrupted); missing cells were not measured.');
-  lines.push('- The Docker daemon and the 2 cores were shared with other helpers\' test suites running at the same time: expect noise.', '');
+  if (m.load) {
+    // The contenders' own builds load both cores (and Linux counts I/O waits): only the start says whether something else ran.
+    const busy = m.load.start > 1;
+    lines.push(`- Load: 1-minute load average ${m.load.start.toFixed(2)} at the start (${busy ? 'something else was running: expect noise' : 'a quiet machine'}), at most ${m.load.max.toFixed(2)} during the run, from the contenders' own builds (${m.load.cores} cores).`, '');
+  } else {
+    // Results written before the load was recorded: those runs shared the machine with other test suites.
+    lines.push('- The Docker daemon and the 2 cores were shared with other helpers\' test suites running at the same time: expect noise.', '');
+  }
   lines.push('## Summary', '', renderSummary(results), '');
   for (const [pm, variant] of Object.entries(variantsOf(results))) renderVariant(results, pm, variant, lines);
 
