@@ -82,6 +82,9 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
   if (seen && (seen.pushed || !ctx.settings.push)) {
     const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
     if (receiptStillTrue(current, { ref: plan.ref, imageId: seen.imageId, pushed: ctx.settings.push, digest: seen.digest })) {
+      // Verified in the registry by another task, maybe never pulled: a build here that reads it
+      // pulls it first where BuildKit must not fetch it (Docker 20.10, engine.pullForBuild).
+      if (ctx.settings.push) ctx.engine.leftInRegistry(plan.ref);
       ctx.log(`Base ${spec.name} was verified earlier in this run (${plan.ref}) — not checked again.`);
       return current;
     }
