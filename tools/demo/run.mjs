@@ -93,12 +93,13 @@ function table(title, rows) {
   return lines.join('\n');
 }
 
-function rowsFor(output, before) {
+function rowsFor(output, before, baseBefore) {
   const tasks = taskLines(output);
   const rows = [];
   const base = baseReceipt();
-  // docker-base runs every time (it checks its content tag); it built only if it says so.
-  const baseBuilt = /Building base workspace/.test(output);
+  // Built in this run when its receipt was (re)written by a build: output lines cannot tell, since
+  // Nx replays a cached service task's output — and the task that first needed the base built it.
+  const baseBuilt = base?.outcome === 'built' && JSON.stringify(base) !== JSON.stringify(baseBefore);
   rows.push([
     `base (${base?.ref?.split('/').pop() ?? '?'})`,
     baseBuilt ? '**built**' : 'reused (content tag exists)',
@@ -212,6 +213,7 @@ async function main() {
   const coldMs = Date.now() - t;
   const coldRows = rowsFor(cold);
   const before = Object.fromEntries(SERVICES.map(({ name }) => [name, receipt(name)]));
+  const baseAfterCold = baseReceipt();
   const answers = await askServices(dockerEnv.NX_DOCKER_BIN);
 
   log('2/3: one line of orders changes; nx affected -t docker-build');
@@ -221,15 +223,16 @@ async function main() {
   t = Date.now();
   const delta = await nx(['affected', '-t', 'docker-build', '--base=HEAD~1', '--outputStyle=static'], env);
   const deltaMs = Date.now() - t;
-  const deltaRows = rowsFor(delta, before);
+  const deltaRows = rowsFor(delta, before, baseAfterCold);
 
   log('3/3: payments gets a new npm dependency; nx affected -t docker-build');
   const beforeDep = Object.fromEntries(SERVICES.map(({ name }) => [name, receipt(name)]));
+  const baseBeforeDep = baseReceipt();
   await addDependency('payments', 'kleur', '4.1.5');
   t = Date.now();
   const dep = await nx(['affected', '-t', 'docker-build', '--base=HEAD~1', '--outputStyle=static'], env);
   const depMs = Date.now() - t;
-  const depRows = rowsFor(dep, beforeDep);
+  const depRows = rowsFor(dep, beforeDep, baseBeforeDep);
 
   const report = [
     '## nx-docker-delta demo report',

@@ -15,6 +15,9 @@ const VARIANTS = {
   without: { plugins: [] },
   'nx-docker-delta': { plugins: [{ plugin: 'nx-docker-delta' }] },
   '@nx/docker': { plugins: [{ plugin: '@nx/docker' }] },
+  // Nx's own default plugins (project.json, package.json, lockfile) are isolated too: the in-process
+  // variants compare with this one.
+  [`without${IN_PROCESS}`]: { plugins: [], env: { NX_ISOLATE_PLUGINS: 'false' } },
   [`nx-docker-delta${IN_PROCESS}`]: { plugins: [{ plugin: 'nx-docker-delta' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
   [`@nx/docker${IN_PROCESS}`]: { plugins: [{ plugin: '@nx/docker' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
 };
