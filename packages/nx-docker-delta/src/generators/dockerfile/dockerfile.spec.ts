@@ -349,6 +349,15 @@ CMD ["node","main.js"]
     expect(read(tree)).toBe(first);
   });
 
+  it('--force over a Dockerfile that EXPOSEs a port keeps the port unless --port says otherwise', async () => {
+    const tree = await workspace('npm');
+    tree.write('apps/api/Dockerfile', 'FROM node:20\nWORKDIR /app\nCOPY dist .\nEXPOSE 8080\nCMD ["node","main.js"]\n');
+    await dockerfileGenerator(tree, { project: 'api', force: true, skipFormat: true });
+    expect(read(tree)).toMatch(/^ENV PORT=8080\nEXPOSE 8080$/m);
+    await dockerfileGenerator(tree, { project: 'api', force: true, port: 3000, skipFormat: true });
+    expect(read(tree)).toMatch(/^ENV PORT=3000\nEXPOSE 3000$/m);
+  });
+
   it('uses the imagePrefix of the plugin options in the BASE_IMAGE default', async () => {
     const tree = await workspace('npm');
     const nx = JSON.parse(tree.read('nx.json', 'utf-8') as string);

@@ -183,6 +183,15 @@ function dockerignoreKeepingOutput(tree: Tree, p: ResolvedProject, out: string):
   return own;
 }
 
+/** `--force` over a Dockerfile that EXPOSEs a port, without `--port`: the new one keeps that port (and says so). */
+function keptPort(tree: Tree, path: string, force: boolean | undefined): number | undefined {
+  if (!force || !tree.exists(path)) return undefined;
+  const match = /^\s*EXPOSE\s+(\d+)/im.exec(tree.read(path, 'utf-8') ?? '');
+  if (!match) return undefined;
+  logger.info(`nx-docker-delta: kept EXPOSE ${match[1]} of the replaced ${path} (--port=<n> sets another).`);
+  return Number(match[1]);
+}
+
 /** The workspace's shared base: at the root (seed layout), in init's default folder, or in `docker/*`. */
 export function findBaseFile(tree: Tree): string | undefined {
   const candidates = ['Dockerfile.base', `${DEFAULT_BASE_DIR}/Dockerfile.base`];
@@ -237,6 +246,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
   if (!findBaseFile(tree)) {
     logger.warn('nx-docker-delta: no Dockerfile.base found — run `nx g nx-docker-delta:init` to create the shared base.');
   }
+  const port = schema.port ?? keptPort(tree, posix.join(project.root, 'Dockerfile'), schema.force);
   let content: string;
   /** `<Dockerfile>.dockerignore` text when the root .dockerignore would keep the build output out (see dockerignoreKeepingOutput). */
   let includeBuildOutput: string | undefined;
@@ -257,7 +267,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
       runtime: schema.runtime === 'debian-slim' || (!schema.runtime && baseFlavour(tree) === 'debian-slim') ? 'debian-slim' : 'alpine',
       baseImage,
       runtimeImage: schema.runtimeImage,
-      port: schema.port,
+      port,
     });
   } else {
     const compile = schema.compile ?? 'host';
@@ -299,7 +309,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
       nodeMajor: toolchain.nodeMajor,
       baseImage,
       runtimeImage: schema.runtimeImage,
-      port: schema.port,
+      port,
       healthPath: schema.healthPath,
       rootConfigFiles,
       workspaceDepRoots: compile === 'docker' ? (schema.workspaceDeps ?? workspaceDepRoots(tree, project)) : undefined,
