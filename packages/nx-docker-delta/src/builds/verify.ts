@@ -202,7 +202,7 @@ export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext
     }
     // Tags that move with the commit ({shortSha}) or were added since: point them at the verified image.
     const tagged = await applyTags(availability.receipt, settings, engine);
-    await pointBaseLatest(tagged, settings, engine);
+    await pointBaseLatest(tagged, settings, engine, ctx.ledger);
     const changed = tagged.imageId !== receipt.imageId || tagged.digest !== receipt.digest || tagged.tags.join() !== receipt.tags.join();
     // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
     if (availability.outcome !== 'reused') (await service()).writeReceipt(workspaceRoot, ctx.projectRoot, tagged, variant);
@@ -218,13 +218,17 @@ export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext
  * that is an Nx cache hit nothing else moves the base's `latest` back. A tag that already serves
  * the digest is left alone (one HEAD request).
  */
-async function pointBaseLatest(receipt: ImageReceipt, settings: ImageSettings, engine: DockerEngine): Promise<void> {
+async function pointBaseLatest(receipt: ImageReceipt, settings: ImageSettings, engine: DockerEngine, ledger: RunLedger | undefined): Promise<void> {
   if (!settings.push || !receipt.base) return;
   const ref = receipt.base.ref;
+  // Checked and pushed by a task of this run (docker-base, or another service's ensureBase), which
+  // pointed `latest` then: the services of a run-many sharing one base ask the registry once.
+  if (ledger?.get(ref)?.pushed) return;
   const colon = ref.lastIndexOf(':');
   const remote = await engine.remoteImage(ref);
   if (remote.state !== 'present' || !remote.imageId) return;
   await pointTags({ image: ref.slice(0, colon), contentTag: ref.slice(colon + 1), imageId: remote.imageId, digest: remote.digest }, ['latest'], { engine, push: true });
+  ledger?.record(ref, { imageId: remote.imageId, pushed: true, digest: remote.digest });
 }
 
 /**

@@ -406,6 +406,10 @@ describe('dockerfile generator errors', () => {
     // Their .dockerignore keeps dist out (they build inside Docker): this Dockerfile gets its own that lets its output in.
     expect(read(tree, 'apps/auth/Dockerfile.dockerignore')).toMatch(/^node_modules\ndist\n[\s\S]*\n!dist\/apps\/auth\n$/);
     expect(dockerfile).toContain('CMD ["node","apps/auth/src/main.js"]');
+    // A Dockerfile.dockerignore of the user's own is what Docker reads: kept as it is, even with --force.
+    tree.write('apps/auth/Dockerfile.dockerignore', 'node_modules\n');
+    await dockerfileGenerator(tree, { project: 'auth', force: true, skipFormat: true });
+    expect(read(tree, 'apps/auth/Dockerfile.dockerignore')).toBe('node_modules\n');
   });
 
   it('no main option and nothing built yet: main.js, and the log says how to have it checked', async () => {

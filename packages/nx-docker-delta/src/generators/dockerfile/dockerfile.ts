@@ -172,15 +172,23 @@ function nestEntryFile(tree: Tree, p: ResolvedProject): string | undefined {
  * lets this image see its output and changes nothing for the workspace's other Dockerfiles.
  */
 function dockerignoreKeepingOutput(tree: Tree, p: ResolvedProject, out: string): string | undefined {
+  const own = posix.join(p.root, 'Dockerfile.dockerignore');
+  if (tree.exists(own)) {
+    // Docker reads this one, not the root file: it is the user's to fix, never replaced.
+    if (ignoreRules(tree.read(own, 'utf-8') ?? '').ignores(`${out}/main.js`)) {
+      logger.warn(`nx-docker-delta: ${own} excludes ${out}, the build output ${p.name}'s image copies — add \`!${out}\` to it.`);
+    }
+    return undefined;
+  }
   const root = tree.read('.dockerignore', 'utf-8');
   if (!root || !ignoreRules(root).ignores(`${out}/main.js`)) return undefined;
-  const own = `${root.trimEnd()}\n\n# Added by nx-docker-delta: the build output this image copies (the root .dockerignore keeps it out).\n!${out}\n`;
-  if (ignoreRules(own).ignores(`${out}/main.js`)) {
+  const text = `${root.trimEnd()}\n\n# Added by nx-docker-delta: the build output this image copies (the root .dockerignore keeps it out).\n!${out}\n`;
+  if (ignoreRules(text).ignores(`${out}/main.js`)) {
     logger.warn(`nx-docker-delta: .dockerignore excludes ${out}, the build output ${p.name}'s image copies, and a \`!${out}\` line does not bring it back — fix .dockerignore or write ${p.root}/Dockerfile.dockerignore.`);
     return undefined;
   }
   logger.info(`nx-docker-delta: .dockerignore excludes ${out}, which ${p.name}'s image copies: ${p.root}/Dockerfile.dockerignore (Docker reads it instead, for this Dockerfile only) is that file plus \`!${out}\`.`);
-  return own;
+  return text;
 }
 
 /** `--force` over a Dockerfile that EXPOSEs a port, without `--port`: the new one keeps that port (and says so). */
