@@ -240,11 +240,11 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
     return receipt;
   };
   if (!(assembled instanceof NotAssembled)) {
-    // In the registry under every tag: docker-build of this run has nothing left to check.
+    // Under every tag, in the registry or the local store: docker-build of this run has nothing left to check.
     const { imageId, digest, sizeBytes, record } = assembled;
-    return finish({ imageId, digest, pushed: true, steps: { total: 0, run: 0, cached: 0 }, sizeBytes, assembled: record }, true);
+    return finish({ imageId, digest, pushed: !record.local, steps: { total: 0, run: 0, cached: 0 }, sizeBytes, assembled: record }, true);
   }
-  if (!assembled.quiet) ctx.log(`Not assembled in the registry — building with docker build: ${assembled.reason}.`);
+  if (!assembled.quiet) ctx.log(`Not assembled — building with docker build: ${assembled.reason}.`);
   const { cacheFrom, cacheTo } = await layerCache(engine, settings, { image, repository });
   const contextLabel = contextOption === 'pruned' ? `pruned, ${posix.relative(workspaceRoot, contextDir)}` : fromRoot ? '. (workspace root)' : contextOption;
   ctx.log(`Building ${ctx.project} → ${ref}${base ? ` on ${base.ref}` : ''} (context: ${contextLabel})`);

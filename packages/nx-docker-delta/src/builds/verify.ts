@@ -241,7 +241,7 @@ async function service(): Promise<typeof import('./service')> {
   return require('./service') as typeof import('./service');
 }
 
-function describeOutcome(receipt: { outcome: string; steps: { run: number; cached: number }; assembled?: unknown }): string {
+function describeOutcome(receipt: { outcome: string; steps: { run: number; cached: number }; assembled?: { local?: true } }): string {
   if (receipt.outcome !== 'built' && receipt.outcome !== 'rebuilt') return receipt.outcome;
-  return receipt.assembled ? 'assembled in the registry' : `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached`;
+  return receipt.assembled ? `assembled ${receipt.assembled.local ? 'locally' : 'in the registry'}` : `built: ${receipt.steps.run} run, ${receipt.steps.cached} cached`;
 }

@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 import { major } from 'semver';
 import type { BuildSecret } from '../planning/build-inputs';
 import { BuildPlan, BuilderMode, buildArgv, parseBuildxInspect } from '../planning/build-plan';
+import { configFromStore, type ImageConfigJson, type StoreHistoryEntry, type StoreInspect } from '../planning/image-config';
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats, daemonLostDuringBuild } from '../planning/progress';
 import type { SmokeObservation } from '../planning/smoke';
@@ -330,6 +331,56 @@ export class DockerEngine {
         }
       }
       return { imageId, stats, digest };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  private storeBlocker?: Promise<string | undefined>;
+
+  /**
+   * Local mode: why an assembled image cannot be added to this engine's image store with
+   * `docker load` (one sentence), or undefined when it can. The classic image store (Docker's
+   * graph drivers, the only store before Docker 24) registers just the layers a loaded archive
+   * adds; the containerd image store and podman import whole images, so there the service is
+   * built with docker build. Asked once per process, and only of Docker 24 and later.
+   */
+  localStoreBlocker(): Promise<string | undefined> {
+    this.storeBlocker ??= (async () => {
+      if (this.client.mode === 'podman') return 'podman keeps its own build';
+      const major = safeMajor(this.client.serverVersion);
+      if (major !== undefined && major < 24) return undefined;
+      const result = await this.docker(['info', '--format', '{{json .DriverStatus}}']);
+      if (result.code !== 0) return `docker info did not say which image store the daemon uses (${lastLine(result.stderr) || `exit ${result.code}`})`;
+      return /io\.containerd\.snapshotter/.test(result.stdout)
+        ? 'the daemon keeps images in the containerd image store, which docker load adds only whole images to'
+        : undefined;
+    })();
+    return this.storeBlocker;
+  }
+
+  /** The config of an image in the local store (configFromStore), or undefined when the store does not hold it. */
+  async imageConfig(ref: string): Promise<{ id: string; config: ImageConfigJson } | undefined> {
+    const [inspect, history] = await Promise.all([
+      this.docker(['image', 'inspect', '--format', '{{json .}}', ref]),
+      this.docker(['image', 'history', '--no-trunc', '--human=false', '--format', '{{json .}}', ref]),
+    ]);
+    if (inspect.code !== 0 || history.code !== 0) return undefined;
+    const raw = JSON.parse(inspect.stdout.trim().split('\n')[0]) as StoreInspect & { Id: string };
+    const entries = history.stdout.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as StoreHistoryEntry);
+    return { id: raw.Id, config: configFromStore(raw, entries) };
+  }
+
+  /** `docker load` of a docker-save-format archive (loadManifest); returns the tags docker reports loaded. */
+  async load(archive: Buffer, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'nx-docker-delta-'));
+    try {
+      const file = join(dir, 'image.tar');
+      writeFileSync(file, archive);
+      const result = await this.docker(['load', '--input', file], { signal: options.signal });
+      if (result.aborted) throw new BuildInterruptedError('docker load interrupted — nothing was recorded; run the target again.');
+      if (result.code !== 0) throw new DockerError(`docker load failed: ${lastLine(result.stderr) || `docker exited ${result.code}`}`, result.tail);
+      return [...result.stdout.matchAll(/^Loaded image: (\S+)$/gm)].map((m) => m[1]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

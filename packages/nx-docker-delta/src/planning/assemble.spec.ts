@@ -83,7 +83,7 @@ describe('planAssembly fallback reasons (each is one printed line)', () => {
   const gen = generated();
   test.each<[string, string, Partial<AssemblyConditions>, RegExp]>([
     ['turned off', gen, { enabled: false }, /^assembly is turned off/],
-    ['local mode', gen, { push: false }, /^local mode \(no push\): assembly writes to a registry$/],
+    ['local mode on a store docker load cannot add to', gen, { push: false, localStore: 'this daemon keeps images in the containerd image store' }, /^local mode \(no push\): this daemon keeps images in the containerd image store$/],
     ['podman', gen, { clientMode: 'podman' }, /^podman keeps its own build/],
     ['--no-cache', gen, { noCache: true }, /^--no-cache asks for a full build$/],
     ['no dependency image', gen, { hasDepsImage: false }, /^no prebuilt dependency image/],
@@ -110,9 +110,13 @@ describe('planAssembly fallback reasons (each is one printed line)', () => {
     expect(!decision.ok && decision.reason).toMatch(reason);
   });
 
+  it('local mode assembles where the engine can load into its image store', () => {
+    expect(planAssembly(gen, { ...PUSH, push: false }).ok).toBe(true);
+  });
+
   it('only the user turning it off is quiet', () => {
     expect(planAssembly(gen, { ...PUSH, enabled: false })).toMatchObject({ ok: false, quiet: true });
-    expect(planAssembly(gen, { ...PUSH, push: false })).not.toHaveProperty('quiet');
+    expect(planAssembly(gen, { ...PUSH, push: false, localStore: 'no store' })).not.toHaveProperty('quiet');
   });
 
   test.each([

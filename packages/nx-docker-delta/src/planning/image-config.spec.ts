@@ -1,5 +1,5 @@
 import { Instruction, readStages } from './assemble';
-import { composeConfig, composeManifest, configBytes, durationNs, ImageConfigJson } from './image-config';
+import { composeConfig, composeManifest, configBytes, configFromStore, durationNs, ImageConfigJson, loadManifest } from './image-config';
 
 /** The instructions of a one-stage Dockerfile body, as the planner reads them. */
 const instructions = (body: string): Instruction[] => readStages(`FROM scratch\n${body}`).stages[0].body;
@@ -112,4 +112,65 @@ test.each([
 
 test('durationNs refuses what Go would refuse', () => {
   expect(() => durationNs('30')).toThrow(/not a duration/);
+});
+
+describe('configFromStore', () => {
+  const inspect = {
+    Architecture: 'amd64',
+    Os: 'linux',
+    Created: '2026-12-01T10:00:00.123456789Z',
+    Config: { Env: ['PATH=/usr/bin'], Cmd: ['node'], WorkingDir: '/app' },
+    RootFS: { Type: 'layers', Layers: ['sha256:a', 'sha256:b'] },
+  };
+  // Newest first, as docker prints it.
+  const history = [
+    { CreatedAt: '2026-12-01T10:00:00Z', CreatedBy: 'CMD ["node"]', Comment: 'buildkit.dockerfile.v0', Size: '0' },
+    { CreatedAt: '2026-12-01T10:00:00Z', CreatedBy: 'COPY x ./ # buildkit', Comment: 'buildkit.dockerfile.v0', Size: '651644' },
+    { CreatedAt: '2026-11-01T00:00:00Z', CreatedBy: '/bin/sh -c #(nop) ADD file:1 in / ', Size: '74000000' },
+  ];
+
+  it('carries the container config, the layers and the history (oldest first)', () => {
+    const config = configFromStore(inspect, history);
+    expect(config).toMatchObject({ architecture: 'amd64', os: 'linux', config: inspect.Config, rootfs: { type: 'layers', diff_ids: ['sha256:a', 'sha256:b'] } });
+    expect(config.history).toEqual([
+      { created: '2026-11-01T00:00:00Z', created_by: '/bin/sh -c #(nop) ADD file:1 in / ' },
+      { created: '2026-12-01T10:00:00Z', created_by: 'COPY x ./ # buildkit', comment: 'buildkit.dockerfile.v0' },
+      { created: '2026-12-01T10:00:00Z', created_by: 'CMD ["node"]', comment: 'buildkit.dockerfile.v0', empty_layer: true },
+    ]);
+  });
+
+  it('a WORKDIR or RUN of size 0 is still a layer; ENV, CMD and the like are not', () => {
+    const config = configFromStore({ ...inspect, RootFS: { Layers: ['sha256:a', 'sha256:w', 'sha256:r', 'sha256:b'] } }, [
+      { CreatedBy: 'CMD ["node"]', Size: '0' },
+      { CreatedBy: 'COPY x ./ # buildkit', Size: '10' },
+      { CreatedBy: 'RUN |2 A=1 B=2 /bin/sh -c true # buildkit', Size: '0' },
+      { CreatedBy: 'ENV A=1', Size: '0' },
+      { CreatedBy: 'WORKDIR /app', Size: '0' },
+      { CreatedBy: '/bin/sh -c #(nop)  CMD ["bash"]', Size: '0' },
+      { CreatedBy: '/bin/sh -c #(nop) ADD file:1 in / ', Size: '74000000' },
+    ]);
+    expect(config.history?.map((h) => !h.empty_layer)).toEqual([true, false, true, false, true, true, false]);
+  });
+
+  it('gives one entry per layer when the history does not add up to the layers', () => {
+    const config = configFromStore(inspect, [history[0], { ...history[1], Size: '0', CreatedBy: 'LABEL x=1' }, history[2]]);
+    expect(config.history).toEqual([
+      expect.objectContaining({ created_by: 'parent layer 1 (its history did not match its layers)' }),
+      expect.objectContaining({ created_by: 'parent layer 2 (its history did not match its layers)' }),
+    ]);
+    expect(config.rootfs?.diff_ids).toHaveLength(2);
+  });
+
+  it('a composed child of it names every layer of the parent plus its own', () => {
+    const child = composeConfig(configFromStore(inspect, history), { diffId: 'sha256:c', appCopy: 'COPY --from=release /release ./', metadata: [], labels: {} });
+    expect(child.rootfs?.diff_ids).toEqual(['sha256:a', 'sha256:b', 'sha256:c']);
+    expect(child.history?.filter((h) => !h.empty_layer)).toHaveLength(3);
+  });
+});
+
+describe('loadManifest', () => {
+  it('names the new layer by its file and the held ones by a path docker never opens', () => {
+    const m = JSON.parse(loadManifest({ configFile: 'c.json', diffIds: ['sha256:a', 'sha256:b'], layerFiles: { 'sha256:b': 'app/layer.tar' }, repoTags: ['api:nx-1', 'api:latest'] }).toString());
+    expect(m).toEqual([{ Config: 'c.json', RepoTags: ['api:nx-1', 'api:latest'], Layers: ['a/layer.tar', 'app/layer.tar'] }]);
+  });
 });

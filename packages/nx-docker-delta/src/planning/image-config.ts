@@ -199,3 +199,78 @@ export function composeManifest(parent: ManifestJson, mediaType: string, o: { co
   };
   return { body: Buffer.from(JSON.stringify(manifest, null, 3)), mediaType: family };
 }
+
+/** What `docker image inspect` prints of an image (the parts an image config is made of). */
+export interface StoreInspect {
+  Architecture?: string;
+  Variant?: string;
+  Os?: string;
+  Created?: string;
+  Config?: ContainerConfig | null;
+  RootFS?: { Type?: string; Layers?: string[] };
+}
+
+/** One line of `docker image history --no-trunc --human=false --format '{{json .}}'` (newest first). */
+export interface StoreHistoryEntry {
+  CreatedAt?: string;
+  CreatedBy?: string;
+  Comment?: string;
+  Size?: string | number;
+}
+
+/**
+ * Does a history entry that `docker image history` reports with size 0 still stand for a layer?
+ * The size is the layer's content size, so a layer holding only a directory (BuildKit's WORKDIR)
+ * or nothing new (a RUN that changed nothing) shows 0 too: instructions that write the
+ * filesystem make a layer, metadata-only ones (ENV, CMD, …) do not.
+ */
+function writesLayer(createdBy: string): boolean {
+  if (/^(RUN|WORKDIR|COPY|ADD)\b/.test(createdBy) || /^\|\d+ /.test(createdBy)) return true;
+  const classic = /^\/bin\/sh -c (#\(nop\) +)?(\S+)?/.exec(createdBy);
+  if (!classic) return false;
+  return !classic[1] || /^(WORKDIR|COPY|ADD)$/.test(classic[2] ?? '');
+}
+
+/**
+ * The config of an image in a daemon's image store, as its inspect and history report it
+ * (Docker 20.10 has no API for the raw config bytes; `docker save` would export every layer).
+ * Everything a child image's config carries over is there: architecture, os, the container
+ * config, the layer diff IDs and the history — an entry is a layer when it has a size or an
+ * instruction that writes one (writesLayer). When that does not add up to the image's layers,
+ * its history is given as one entry per layer ("parent layer n"), so that `docker history` of a
+ * child still shows each layer with its own size.
+ */
+export function configFromStore(inspect: StoreInspect, history: StoreHistoryEntry[]): ImageConfigJson {
+  const diffIds = inspect.RootFS?.Layers ?? [];
+  let entries = [...history].reverse().map((h) => {
+    const entry: NonNullable<ImageConfigJson['history']>[number] = {};
+    if (h.CreatedAt) entry.created = h.CreatedAt;
+    if (h.CreatedBy) entry.created_by = h.CreatedBy;
+    if (h.Comment) entry.comment = h.Comment;
+    if (Number(h.Size) === 0 && !writesLayer(h.CreatedBy ?? '')) entry.empty_layer = true;
+    return entry;
+  });
+  if (entries.filter((e) => !e.empty_layer).length !== diffIds.length) {
+    entries = diffIds.map((_, n) => ({ ...(inspect.Created ? { created: inspect.Created } : {}), created_by: `parent layer ${n + 1} (its history did not match its layers)`, comment: 'nx-docker-delta' }));
+  }
+  return {
+    architecture: inspect.Architecture,
+    ...(inspect.Variant ? { variant: inspect.Variant } : {}),
+    os: inspect.Os,
+    created: inspect.Created,
+    config: inspect.Config ?? {},
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: entries,
+  };
+}
+
+/**
+ * The `manifest.json` of a `docker save`-format archive that `docker load` takes: the config and
+ * every layer by diff ID. Only `layerFiles` (the new layers) are in the archive: the daemon's
+ * classic image store registers a layer from the archive only when it does not already hold that
+ * layer chain, so the parent's layers — held, since the parent image is there — are never read.
+ */
+export function loadManifest(o: { configFile: string; diffIds: string[]; layerFiles: Record<string, string>; repoTags: string[] }): Buffer {
+  const layers = o.diffIds.map((d) => o.layerFiles[d] ?? `${d.replace(/^sha256:/, '')}/layer.tar`);
+  return Buffer.from(JSON.stringify([{ Config: o.configFile, RepoTags: o.repoTags, Layers: layers }]));
+}

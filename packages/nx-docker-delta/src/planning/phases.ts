@@ -1,5 +1,5 @@
 /** The phases of one image task, in the order they happen. */
-export const PHASES = ['probe', 'hash', 'stage', 'deps', 'build', 'assemble', 'upload', 'push', 'verify'] as const;
+export const PHASES = ['probe', 'hash', 'stage', 'deps', 'build', 'assemble', 'load', 'upload', 'push', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Wall time per phase, in milliseconds (a phase that did not happen is absent). */

@@ -38,13 +38,14 @@ export interface ImageReceipt {
     steps?: { total: number; run: number; cached: number };
   };
   /**
-   * Set when the image was assembled in the registry (push mode, no `docker build` of the
-   * service): the runtime-with-dependencies image it extends (found in the registry, pushed or
-   * built), the app layer's digest and file count, and how many blobs were uploaded. `imageId`
-   * is then the config digest (what `docker pull` shows as the image ID) and `sizeBytes` the
-   * compressed size of the layers.
+   * Set when the image was assembled without `docker build` of the service: in the registry
+   * (push mode) or, with `local: true`, added to the local image store by `docker load`. It names
+   * the runtime-with-dependencies image it extends (found, pushed or built), the app layer's
+   * digest (local: its diff ID) and file count, and how many blobs were uploaded. `imageId` is
+   * then the config digest (what `docker images` shows as the image ID); `sizeBytes` is the
+   * compressed size of the layers in the registry, the store's size locally.
    */
-  assembled?: { runtime: string; runtimeOutcome: 'found' | 'pushed' | 'built'; layer: string; files: number; uploaded: number };
+  assembled?: { runtime: string; runtimeOutcome: 'found' | 'pushed' | 'built'; layer: string; files: number; uploaded: number; local?: true };
   /** Hash of the inputs: the Nx task hash for services, the content hash for bases. */
   inputHash: string;
   steps: { total: number; run: number; cached: number };
@@ -99,7 +100,9 @@ export function formatBytes(bytes: number): string {
 /** The one-line summary every build ends with. */
 export function summaryLine(receipt: Pick<ImageReceipt, 'ref' | 'steps' | 'sizeBytes' | 'durationMs' | 'outcome' | 'assembled'>, label: string): string {
   const { run, cached } = receipt.steps;
-  const what = receipt.assembled
+  const what = receipt.assembled?.local
+    ? `assembled locally (app layer of ${receipt.assembled.files} files, docker load)`
+    : receipt.assembled
     ? `assembled in the registry (app layer of ${receipt.assembled.files} files, ${receipt.assembled.uploaded} blob${receipt.assembled.uploaded === 1 ? '' : 's'} uploaded)`
     : `${run} step${run === 1 ? '' : 's'} run, ${cached} cached`;
   return `${label} ${receipt.outcome} — ${what} · ${formatBytes(receipt.sizeBytes)} · ${(receipt.durationMs / 1000).toFixed(1)}s → ${receipt.ref}`;

@@ -11,13 +11,15 @@
  * is what the receipt names and `docker pull` + `docker run` of it works; a code-only change
  * writes exactly one new layer blob plus config and manifest; a clean clone of the workspace on
  * an image store without any image of this run assembles the identical digest; each fallback
- * prints its one line and still builds; NX_DOCKER_ASSEMBLE=0 builds with docker.
+ * prints its one line and still builds; NX_DOCKER_ASSEMBLE=0 builds with docker. In local mode
+ * (no push) the same layer and config go into the image store with `docker load`: no docker build
+ * of the service, the files and config docker build makes, the same image ID when assembled again.
  * Only images and repositories of this run (its namespace) are removed.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docker, dockerSuiteGate, inspectImage, localRefs, removeRefs } from '../support/docker';
+import { docker, dockerSuiteGate, InspectedImage, inspectImage, localRefs, removeRefs } from '../support/docker';
 import { NODE_STANDIN, generatedDockerfile, serverSource, serviceProjectJson, workspaceRootFiles } from '../support/node-services';
 import { cacheHits, linesWith, ranTasks } from '../support/nx-output';
 import { RunningRegistry, startDistribution } from '../support/registry-servers';
@@ -32,7 +34,8 @@ const NS = `nxdd-asm-${Date.now().toString(36)}${process.pid.toString(36)}`;
 const STREAM = '--output-style=stream';
 const receiptPath = (svc: string) => `dist/nx-docker-delta/apps/${svc}/docker-service.json`;
 const ASSEMBLED = /Assembling \S+ in the registry on /;
-const fallback = (svc: string) => new RegExp(`${svc}: Not assembled in the registry — building with docker build: `);
+const LOCAL_ASSEMBLED = /Assembling \S+ locally on /;
+const fallback = (svc: string) => new RegExp(`${svc}: Not assembled — building with docker build: `);
 /** A BuildKit step of a service's runtime stage (`#12 [runtime 4/6] COPY --from=release …`). */
 const RUNTIME_STEP = /\[runtime +\d+\/\d+\]/;
 
@@ -214,17 +217,65 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     ]);
     expect(receipt('c').assembled).toBeUndefined();
 
-    const local = await run('a: local mode', ['run', 'a:docker-build', '--skip-nx-cache']);
-    expect(linesWith(local.output, fallback('a'))).toEqual([expect.stringMatching(/local mode \(no push\): assembly writes to a registry\.$/)]);
-    expect(receipt('a').assembled).toBeUndefined();
-    expect(docker(['run', '--rm', receipt('a').ref]).stdout.trim()).toBe('{"service":"a","revision":2}');
-
-    measured.push(...[b, c, local].flatMap((x) => linesWith(x.output, /Not assembled in the registry/)).map((l) => `  ${l}`));
+    measured.push(...[b, c].flatMap((x) => linesWith(x.output, /Not assembled/)).map((l) => `  ${l}`));
     const off = await run('a: NX_DOCKER_ASSEMBLE=0 (push)', ['run', 'a:docker-build', '--skip-nx-cache'], { ...PUSH_ENV, NX_DOCKER_ASSEMBLE: '0' });
     expect(linesWith(off.output, ASSEMBLED)).toEqual([]);
     expect(linesWith(off.output, fallback('a'))).toEqual([]);
     expect(linesWith(off.output, RUNTIME_STEP).length).toBeGreaterThan(0);
     expect(receipt('a').assembled).toBeUndefined();
     expect(receipt('a').digest).toMatch(/^sha256:/);
+  });
+
+  it('local mode assembles into the image store with docker load: no docker build of the service, the files and config docker build makes, the same image ID again', async () => {
+    ws.write({ 'apps/a/src/main.js': serverSource('a', ['ms'], 3) });
+    ws.commit('a: revision 3');
+    const local = await run('a: local mode (assembled locally)', ['run', 'a:docker-build']);
+    measured.push(...linesWith(local.output, /Assembl|[Rr]untime with dependencies/).map((l) => `  ${l}`));
+    expect(linesWith(local.output, LOCAL_ASSEMBLED)).toHaveLength(1);
+    expect(linesWith(local.output, /Not assembled/)).toEqual([]);
+    expect(linesWith(local.output, /Building runtime with dependencies /)).toHaveLength(1);
+    // The runtime-with-dependencies image is a docker build (once per dependency set); the service image is not.
+    expect(linesWith(local.output, /\[(release|build) +\d+\/\d+\] COPY|\[runtime +\d+\/\d+\] COPY --from=release/)).toEqual([]);
+    const a = receipt('a');
+    measured.push(`local receipt of a: ${JSON.stringify({ imageId: a.imageId, assembled: a.assembled, phasesMs: a.phasesMs })}`);
+    expect(a.assembled).toMatchObject({ local: true, uploaded: 0, files: 2 });
+    expect(a.digest).toBeUndefined();
+    expect(a.phasesMs).toEqual(expect.objectContaining({ assemble: expect.any(Number), load: expect.any(Number) }));
+    expect(linesWith(local.output, /✔ a: .* was built and checked earlier in this run \(assembled locally\)/)).toHaveLength(1);
+    const image = inspectImage(a.ref) as InspectedImage & { RootFS: { Layers: string[] }; Config: Record<string, unknown> };
+    expect(image.Id).toBe(a.imageId);
+    const runtime = inspectImage(a.assembled.runtime) as InspectedImage & { RootFS: { Layers: string[] } };
+    expect(image.RootFS.Layers).toEqual([...runtime.RootFS.Layers, a.assembled.layer]);
+    expect(docker(['run', '--rm', a.ref]).stdout.trim()).toBe('{"service":"a","revision":3}');
+    // `docker history` shows the runtime image's own steps under the assembled one.
+    const history = docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', a.ref]).stdout;
+    expect(history).toMatch(/^COPY --from=release \/release \.\/ # nx-docker-delta assemble$/m);
+    expect(history).toMatch(/^COPY \/app\/node_modules \.\/node_modules # buildkit$/m);
+
+    // The same inputs built by docker (assembly off): the same files, owners and modes, the same config.
+    const listing = (ref: string) =>
+      docker(['run', '--rm', ref, 'find', '/app', '-path', '/app/node_modules', '-prune', '-o', '-printf', '%p %m %U:%G %s %l\n']).stdout.trim().split('\n').sort();
+    const assembledFiles = listing(a.ref);
+    const off = await run('a: local mode, NX_DOCKER_ASSEMBLE=0', ['run', 'a:docker-build', '--skip-nx-cache'], { NX_DOCKER_ASSEMBLE: '0' });
+    expect(linesWith(off.output, RUNTIME_STEP).length).toBeGreaterThan(0);
+    const built = receipt('a');
+    expect(built.assembled).toBeUndefined();
+    expect(built.imageId).not.toBe(a.imageId);
+    expect(listing(built.ref)).toEqual(assembledFiles);
+    const builtImage = inspectImage(built.ref) as InspectedImage & { RootFS: { Layers: string[] }; Config: Record<string, unknown> };
+    for (const key of ['Env', 'Cmd', 'Entrypoint', 'User', 'WorkingDir', 'ExposedPorts', 'Healthcheck']) expect([key, image.Config[key]]).toEqual([key, builtImage.Config[key]]);
+    // Plus the label naming the runtime-with-dependencies image it was assembled on.
+    expect(image.Config['Labels']).toEqual({ ...(builtImage.Config['Labels'] as object), 'dev.nx-docker-delta.runtime': a.assembled.runtime.split(':').pop() });
+    expect(builtImage.RootFS.Layers.slice(0, -1)).toEqual(runtime.RootFS.Layers);
+    measured.push(`local mode: assembled ${a.imageId.slice(7, 19)} and docker-built ${built.imageId.slice(7, 19)} share every layer but the app layer, and list the same ${assembledFiles.length} app files`);
+
+    // Assembled again on a store that no longer holds it: the same image ID.
+    docker(['rmi', '-f', a.imageId]);
+    const again = await run('a: local mode again (assembled)', ['run', 'a:docker-build', '--skip-nx-cache']);
+    expect(linesWith(again.output, LOCAL_ASSEMBLED)).toHaveLength(1);
+    expect(linesWith(again.output, /Building runtime with dependencies /)).toEqual([]);
+    expect(linesWith(again.output, RUNTIME_STEP)).toEqual([]);
+    expect(receipt('a').imageId).toBe(a.imageId);
+    expect(inspectImage(a.ref)?.Id).toBe(a.imageId);
   });
 });
