@@ -20,8 +20,8 @@ export interface Receipt {
   base?: { name: string; ref: string };
   /** The dependency image it took node_modules from. */
   deps?: { ref: string; outcome: 'built' | 'reused' | 'pulled' | 'remote' };
-  /** Set when push mode assembled the image in the registry (no docker build of the service). */
-  assembled?: { runtime: string; runtimeOutcome: 'found' | 'pushed' | 'built'; layer: string; files: number; uploaded: number };
+  /** Set when the image was assembled without a docker build of the service: in the registry (push mode) or, `local`, with docker load. */
+  assembled?: { runtime: string; runtimeOutcome: 'found' | 'pushed' | 'built'; layer: string; files: number; uploaded: number; local?: true };
   steps: { total: number; run: number; cached: number };
   outcome: string;
 }

@@ -37,10 +37,20 @@ export interface NxDockerDeltaPluginOptions {
   dockerfileMap?: Record<string, string>;
 }
 
-export type NormalizedPluginOptions = Required<NxDockerDeltaPluginOptions>;
+export type NormalizedPluginOptions = Required<NxDockerDeltaPluginOptions> & {
+  /**
+   * The `docker-build` command's script as `nx:run-commands` runs it from the workspace root
+   * (bin/docker-build.ts): workspace-relative where the plugin is installed in the workspace.
+   */
+  dockerBuildScript: string;
+};
 
-export function normalizePluginOptions(options: NxDockerDeltaPluginOptions | undefined): NormalizedPluginOptions {
+/** Where the `docker-build` script is when the plugin is installed in the workspace's node_modules. */
+export const INSTALLED_DOCKER_BUILD_SCRIPT = 'node_modules/nx-docker-delta/dist/bin/docker-build.js';
+
+export function normalizePluginOptions(options: NxDockerDeltaPluginOptions | undefined, dockerBuildScript = INSTALLED_DOCKER_BUILD_SCRIPT): NormalizedPluginOptions {
   return {
+    dockerBuildScript,
     baseTargetName: options?.baseTargetName ?? DEFAULT_BASE_TARGET,
     serviceTargetName: options?.serviceTargetName ?? DEFAULT_SERVICE_TARGET,
     buildTargetName: options?.buildTargetName ?? DEFAULT_BUILD_TARGET,

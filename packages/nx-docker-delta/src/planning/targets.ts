@@ -242,13 +242,19 @@ export function createServiceTargets(input: ServiceTargetsInput): Record<string,
   };
 }
 
-/** `docker-build`: the entry point; verifies every image its receipts name is really there. */
+/**
+ * `docker-build`: the entry point; verifies every image its receipts name is really there. A
+ * command (`nx:run-commands`, run in Nx's own process) that starts the plugin's script with
+ * plain node — not an executor, for which Nx would start a task process on every delta's
+ * critical path. Options given on the command line (`--push`, `--tags=…`) reach the builds
+ * (dependsOn forwards them) and the script (run-commands appends them).
+ */
 export function buildTarget(options: NormalizedPluginOptions, guards: string[]): TargetConfiguration {
+  const script = /^[\w@./-]+$/.test(options.dockerBuildScript) ? options.dockerBuildScript : JSON.stringify(options.dockerBuildScript);
   return {
-    executor: EXECUTORS.verify,
+    executor: 'nx:run-commands',
     cache: false,
-    options: { targets: guards },
-    // Image options given on the command line (`--push`, `--registry=…`, `--tags=…`) reach the builds.
+    options: { command: `node ${script} --targets=${guards.join(',')}` },
     dependsOn: guards.map((target) => ({ target, params: 'forward' as const })),
     metadata: {
       description: 'Build what changed and make sure every image the receipts name is available (pulls or rebuilds after a cache hit if not)',

@@ -46,8 +46,14 @@ function matchedFiles(): string[] {
 function infer(files: Files, options?: NxDockerDeltaPluginOptions, namedInputs: Record<string, string[]> = { default: ['{projectRoot}/**/*'] }) {
   write(files);
   const context: CreateNodesContextV2 = { workspaceRoot, nxJsonConfiguration: { namedInputs } };
-  return createNodesV2[1](matchedFiles(), options, context) as Array<readonly [string, CreateNodesResult]>;
+  const results = createNodesV2[1](matchedFiles(), options, context) as Array<readonly [string, CreateNodesResult]>;
+  // The docker-build command names the plugin's script by where this checkout is: shown as <script>.
+  return JSON.parse(JSON.stringify(results).split(SCRIPT).join('<script>')) as typeof results;
 }
+
+/** The docker-build script of the plugin under test (outside the temp workspace: an absolute path). */
+const SCRIPT = join(__dirname, '..', 'bin', 'docker-build.js');
+const dockerBuildCommand = (targets: string) => ({ command: `node <script> --targets=${targets}` });
 
 /** Per project root, the targets every result gives it (as Nx merges them). */
 function targetsByRoot(results: Array<readonly [string, CreateNodesResult]>): Record<string, Record<string, TargetConfiguration>> {
@@ -170,7 +176,6 @@ describe('createNodes', () => {
                     "name": "workspace",
                   },
                 ],
-                "imagePrefix": undefined,
               },
               "outputs": [
                 "{workspaceRoot}/dist/nx-docker-delta/bases/workspace.json",
@@ -184,7 +189,7 @@ describe('createNodes', () => {
                   "target": "docker-base",
                 },
               ],
-              "executor": "nx-docker-delta:verify",
+              "executor": "nx:run-commands",
               "metadata": {
                 "description": "Build what changed and make sure every image the receipts name is available (pulls or rebuilds after a cache hit if not)",
                 "help": {
@@ -196,9 +201,7 @@ describe('createNodes', () => {
                 ],
               },
               "options": {
-                "targets": [
-                  "docker-base",
-                ],
+                "command": "node <script> --targets=docker-base",
               },
             },
           },
@@ -220,7 +223,7 @@ describe('createNodes', () => {
                   "target": "docker-service",
                 },
               ],
-              "executor": "nx-docker-delta:verify",
+              "executor": "nx:run-commands",
               "metadata": {
                 "description": "Build what changed and make sure every image the receipts name is available (pulls or rebuilds after a cache hit if not)",
                 "help": {
@@ -232,9 +235,7 @@ describe('createNodes', () => {
                 ],
               },
               "options": {
-                "targets": [
-                  "docker-service",
-                ],
+                "command": "node <script> --targets=docker-service",
               },
             },
             "docker-service": {
@@ -322,7 +323,7 @@ describe('createNodes', () => {
                   "target": "docker-service",
                 },
               ],
-              "executor": "nx-docker-delta:verify",
+              "executor": "nx:run-commands",
               "metadata": {
                 "description": "Build what changed and make sure every image the receipts name is available (pulls or rebuilds after a cache hit if not)",
                 "help": {
@@ -334,9 +335,7 @@ describe('createNodes', () => {
                 ],
               },
               "options": {
-                "targets": [
-                  "docker-service",
-                ],
+                "command": "node <script> --targets=docker-service",
               },
             },
             "docker-service": {
@@ -419,8 +418,8 @@ describe('createNodes', () => {
     expect(Object.keys(targets['.']).sort()).toEqual(['container', 'image-base']);
     expect(Object.keys(targets['apps/api']).sort()).toEqual(['container', 'image']);
     expect(targets['apps/api'].image.dependsOn).toEqual(['build']);
-    expect(targets['apps/api'].container.options).toEqual({ targets: ['image'] });
-    expect(targets['.'].container.options).toEqual({ targets: ['image-base'] });
+    expect(targets['apps/api'].container.options).toEqual(dockerBuildCommand('image'));
+    expect(targets['.'].container.options).toEqual(dockerBuildCommand('image-base'));
   });
 
   it('options: baseGlob', () => {
@@ -485,7 +484,7 @@ describe('createNodes', () => {
     expect(targets['docker/elixir']['docker-base'].inputs).toEqual(
       expect.arrayContaining(['{workspaceRoot}/docker/elixir/mix.exs', '{workspaceRoot}/docker/elixir/mix.lock'])
     );
-    expect(targets['docker/node']['docker-build'].options).toEqual({ targets: ['docker-base'] });
+    expect(targets['docker/node']['docker-build'].options).toEqual(dockerBuildCommand('docker-base'));
     const api = targets['apps/api']['docker-service'];
     const umbrella = targets['apps/umbrella']['docker-service'];
     expect(api.metadata?.description).toContain('on the shared base node');
@@ -632,7 +631,7 @@ describe('createNodes', () => {
     expect(api['docker-service'].options).toMatchObject({ dockerfile: 'apps/api/Dockerfile' });
     expect(api['docker-service-worker'].options).toMatchObject({ dockerfile: 'apps/api/Dockerfile.worker', variant: 'worker' });
     expect(api['docker-service-worker'].outputs).toEqual(['{workspaceRoot}/dist/nx-docker-delta/apps/api/docker-service-worker.json']);
-    expect(api['docker-build'].options).toEqual({ targets: ['docker-service', 'docker-service-worker'] });
+    expect(api['docker-build'].options).toEqual(dockerBuildCommand('docker-service,docker-service-worker'));
     expect(api['docker-build'].dependsOn).toEqual([
       { target: 'docker-service', params: 'forward' },
       { target: 'docker-service-worker', params: 'forward' },
@@ -712,7 +711,7 @@ describe('createNodes', () => {
     const targets = targetsByRoot(infer({ ...SEED, 'apps/api/Dockerfile': 'COPY . .\n' }));
     expect(targets['apps/api']).toEqual({
       'docker-service': { executor: 'nx-docker-delta:service', cache: false, options: { dockerfile: 'apps/api/Dockerfile' } },
-      'docker-build': expect.objectContaining({ executor: 'nx-docker-delta:verify', options: { targets: ['docker-service'] } }),
+      'docker-build': expect.objectContaining({ executor: 'nx:run-commands', options: dockerBuildCommand('docker-service') }),
     });
   });
 
@@ -737,7 +736,7 @@ describe('createNodes', () => {
     expect(Object.keys(targets['.']).sort()).toEqual(['docker-base', 'docker-build', 'docker-service']);
     expect(targets['.']['docker-service'].dependsOn).toEqual(['build']);
     expect(targets['.']['docker-service'].outputs).toEqual(['{workspaceRoot}/dist/nx-docker-delta/docker-service.json']);
-    expect(targets['.']['docker-build'].options).toEqual({ targets: ['docker-base', 'docker-service'] });
+    expect(targets['.']['docker-build'].options).toEqual(dockerBuildCommand('docker-base,docker-service'));
   });
 
   it('a project owning one base whose service uses another project’s base: no docker-base task edge (the service ensures it)', () => {

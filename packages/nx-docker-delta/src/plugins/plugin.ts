@@ -9,15 +9,15 @@ import type {
   RawProjectGraphDependency,
   TargetConfiguration,
 } from '@nx/devkit';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, posix, relative, sep } from 'node:path';
 import { inferContext, quickCopySources, templateArgs } from '../planning/context';
 import type { Minimatch as MinimatchClass } from 'minimatch';
 import { DockerfileFacts, readDockerfileFacts, readDockerfilePreamble } from '../planning/dockerfile';
 import { cachedDependencies, cachedInference, probeExists, probeRead } from './inference-cache';
 import { unsupportedNxMessage } from '../planning/nx-version';
 import { workspaceNxVersion } from '../utils/workspace-nx';
-import { NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
+import { INSTALLED_DOCKER_BUILD_SCRIPT, NormalizedPluginOptions, NxDockerDeltaPluginOptions, normalizePluginOptions } from '../planning/options';
 import {
   BaseSpec,
   EXECUTORS,
@@ -47,11 +47,13 @@ export const createNodesV2: CreateNodesV2<NxDockerDeltaPluginOptions> = [
       // Nx 19 and older may call this with the v1 signature (one file, one result object).
       return (typeof files === 'string' ? {} : []) as Array<readonly [string, CreateNodesResult]>;
     }
-    return cachedInference(() => inferDockerTargets(files, normalizePluginOptions(rawOptions), context), {
+    const script = dockerBuildScript(context.workspaceRoot);
+    return cachedInference(() => inferDockerTargets(files, normalizePluginOptions(rawOptions, script), context), {
       files,
       workspaceRoot: context.workspaceRoot,
       options: rawOptions,
       extra: [
+        script,
         JSON.stringify(Object.keys(context.nxJsonConfiguration.namedInputs ?? {})),
         // nx-release-publish targets exist only where nx.json configures `release`.
         String(context.nxJsonConfiguration.release !== undefined),
@@ -62,6 +64,31 @@ export const createNodesV2: CreateNodesV2<NxDockerDeltaPluginOptions> = [
 
 /** Nx 23+ read `createNodes`, Nx 21 requires `createNodesV2`: the same tuple under both names. */
 export const createNodes = createNodesV2;
+
+const scripts = new Map<string, string>();
+/**
+ * The docker-build script (bin/docker-build.ts) as `nx:run-commands` runs it from the workspace
+ * root: `node_modules/nx-docker-delta/…` when that is this plugin (an install, or a link to it),
+ * else its path relative to the root, or absolute when it lives outside the workspace.
+ */
+function dockerBuildScript(workspaceRoot: string): string {
+  let known = scripts.get(workspaceRoot);
+  if (known === undefined) {
+    const script = join(__dirname, '..', 'bin', 'docker-build.js');
+    const real = (path: string) => {
+      try {
+        return realpathSync(path);
+      } catch {
+        return undefined;
+      }
+    };
+    const installed = real(join(workspaceRoot, INSTALLED_DOCKER_BUILD_SCRIPT));
+    const relativePath = relative(workspaceRoot, script).split(sep).join('/');
+    known = installed !== undefined && installed === real(script) ? INSTALLED_DOCKER_BUILD_SCRIPT : relativePath.startsWith('..') || isAbsolute(relativePath) ? script : relativePath;
+    scripts.set(workspaceRoot, known);
+  }
+  return known;
+}
 
 const warned = new Set<string>();
 function warnOnce(message: string): void {
