@@ -116,7 +116,10 @@ function rowsFor(output, before, baseBefore) {
     } else if (state === 'cache' || before?.[name]?.inputHash === r.inputHash) {
       rows.push([name, 'reused (Nx cache, image verified)', 0, '–', mb(r.sizeBytes), '–']);
     } else {
-      rows.push([name, `**${r.outcome}**`, r.steps.run, r.steps.cached, mb(r.sizeBytes), secs(r.durationMs)]);
+      // Assembled: no docker build of the service — its app layer and config were added to the
+      // image store (docker load) or the registry on the shared runtime-with-dependencies image.
+      if (r.assembled) rows.push([name, `**${r.outcome}** — assembled ${r.assembled.local ? 'locally' : 'in the registry'}, no docker build`, 0, '–', mb(r.sizeBytes), secs(r.durationMs)]);
+      else rows.push([name, `**${r.outcome}**`, r.steps.run, r.steps.cached, mb(r.sizeBytes), secs(r.durationMs)]);
     }
   }
   return rows;
@@ -267,6 +270,8 @@ async function main() {
     for (const { name } of SERVICES) for (const old of [before[name], beforeDep[name]]) if (old) refs.push(old.ref);
     // The shared dependency images (one per dependency content hash) the receipts name.
     for (const { name } of SERVICES) for (const r of [receipt(name), before[name], beforeDep[name]]) if (r?.deps?.ref) refs.push(r.deps.ref);
+    // The runtime-with-dependencies images assembled services were put on.
+    for (const { name } of SERVICES) for (const r of [receipt(name), before[name], beforeDep[name]]) if (r?.assembled?.runtime) refs.push(r.assembled.runtime);
     await run(dockerEnv.NX_DOCKER_BIN, ['rmi', '-f', ...new Set(refs)], { quiet: true }).catch(() => undefined);
   }
 }

@@ -25,6 +25,9 @@ import { workspaceDataDirectory } from '../utils/workspace-data';
 import { basesOf, EntryLogger, engineIn, runLedgerIn, runReportedWith } from '../executors/shared/run';
 
 type Schema = { properties: Record<string, { type?: string }> };
+
+/** Options of `nx:run-commands` itself, never the plugin's. */
+const RUN_COMMANDS_OPTIONS = new Set(['command', 'commands', 'color', 'parallel', 'readyWhen', 'cwd', 'args', 'envFile', 'env', 'usePty', 'streamOutput', 'verbose', 'forwardAllArgs', 'tty', '__unparsed__']);
 type ProjectNode = { root: string; targets?: Record<string, { executor?: string; options?: Record<string, unknown>; configurations?: Record<string, Record<string, unknown>> }> };
 
 /** `--k=v`, `--k v`, `--k` (true), `--no-k` (false); repeated keys collect. Values stay strings here. */
@@ -86,15 +89,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, log:
     const { targets: rawTargets, ...rest } = parseArgv(argv);
     const targets = typeof rawTargets === 'string' ? rawTargets.split(',').filter(Boolean) : Array.isArray(rawTargets) ? rawTargets : [];
     if (targets.length === 0) throw new BuildInputError('docker-build was started without --targets=<target,…> — run nx reset so that inference writes the target again.');
-    const { smoke, smokeTimeout, smokePort, ...overrides } = typeOptions(rest, schema) as Record<string, unknown> & { smoke?: boolean; smokeTimeout?: number; smokePort?: number };
+    const overrides = typeOptions(rest, schema);
     const projects = readProjects(root);
     const config = projects[project];
     if (!config) throw new BuildInputError(`Project ${project} is not in the cached project graph — run nx reset and try again.`);
     const targetName = env.NX_TASK_TARGET_TARGET || 'docker-build';
+    // Options set on the docker-build target itself (project.json, targetDefaults): run-commands
+    // appends only those that are not lists, so every one is read here; the command line wins.
+    const own = Object.fromEntries(Object.entries(config.targets?.[targetName]?.options ?? {}).filter(([k]) => !RUN_COMMANDS_OPTIONS.has(k) && k !== 'targets'));
+    for (const key of Object.keys(own)) if (!schema.properties[key]) throw new BuildInputError(`docker-build has no option "${key}" — remove it from the ${targetName} target of ${project}.`);
+    Object.assign(overrides, { ...own, ...overrides });
+    const { smoke, smokeTimeout, smokePort, ...imageOptions } = overrides as Record<string, unknown> & { smoke?: boolean; smokeTimeout?: number; smokePort?: number };
     const guarded: GuardedTarget[] = targets.map((name) => {
       const target = config.targets?.[name];
       if (!target) throw new BuildInputError(`Project ${project} has no target "${name}" — fix the --targets of ${targetName}.`);
-      const options = { ...target.options, ...(configuration ? target.configurations?.[configuration] : {}), ...overrides };
+      const options = { ...target.options, ...(configuration ? target.configurations?.[configuration] : {}), ...imageOptions };
       return { name, executor: target.executor, options };
     });
     await verifyTargets(guarded, {

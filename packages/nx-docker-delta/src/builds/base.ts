@@ -79,7 +79,10 @@ export async function ensureBase(spec: BaseSpec, ctx: BaseContext): Promise<Imag
   const plan = planBase(spec, { ...ctx, platform: targetPlatform(ctx.settings, ctx.engine), digests });
   digests?.save();
   const seen = ctx.ledger?.get(plan.ref);
-  if (seen && (seen.pushed || !ctx.settings.push)) {
+  // In push mode an entry may say only "in the registry" (another task checked it there): enough
+  // where a build reads it from the registry or pulls it first, not for podman, which builds from
+  // its own store only — there the base is pulled below.
+  if (seen && (ctx.settings.push ? seen.pushed && ctx.engine.leavesImagesInRegistry : true)) {
     const current = readJsonIfExists(join(ctx.workspaceRoot, baseReceiptPath(spec.name)));
     if (receiptStillTrue(current, { ref: plan.ref, imageId: seen.imageId, pushed: ctx.settings.push, digest: seen.digest })) {
       // Verified in the registry by another task, maybe never pulled: a build here that reads it

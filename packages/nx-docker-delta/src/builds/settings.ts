@@ -34,9 +34,9 @@ export interface ImageOptions extends SmokeOptions {
    */
   insecureRegistries?: string[];
   /**
-   * Push mode: assemble the service image in the registry (one deterministic app layer on the
-   * shared runtime-with-dependencies image, no `docker build`) when the Dockerfile is one the
-   * plugin generated. `false` always builds with docker. Default true. Env: NX_DOCKER_ASSEMBLE=0 turns it off.
+   * Assemble the service image without `docker build` (one deterministic app layer on the shared
+   * runtime-with-dependencies image: in the registry in push mode, `docker load` in local mode)
+   * when the Dockerfile is one the plugin generated. `false` always builds with docker. Default true. Env: NX_DOCKER_ASSEMBLE=0 turns it off.
    */
   assemble?: boolean;
 }
