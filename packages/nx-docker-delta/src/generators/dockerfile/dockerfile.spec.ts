@@ -57,7 +57,7 @@ ARG DEPS_IMAGE=deps
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
-RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
+RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=shared \\
     --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
     --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
@@ -116,7 +116,7 @@ FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json pnpm-lock.yaml pnpm-workspace.yam[l] ./
 COPY workspace_module[s] ./workspace_modules/
-RUN --mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=locked \\
+RUN --mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=shared \\
     --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
     --mount=type=ssh,required=false \\
     pnpm install --frozen-lockfile --prod --store-dir=/pnpm-store \\
@@ -234,7 +234,7 @@ ARG DEPS_IMAGE=deps
 FROM \${BASE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./
-RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
+RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=shared \\
     --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false \\
     --mount=type=ssh,required=false \\
     npm ci --omit=dev --no-audit --no-fund \\
@@ -248,7 +248,7 @@ FROM \${DEPS_IMAGE} AS dependencies
 FROM \${BASE_IMAGE} AS build
 WORKDIR /workspace
 COPY .nx-docker-delta/build-manifest/package.json .nx-docker-delta/build-manifest/package-lock.json ./
-RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked \\
+RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=shared \\
     --mount=type=secret,id=npmrc,target=/workspace/.npmrc,required=false \\
     --mount=type=ssh,required=false \\
     npm ci --no-audit --no-fund

@@ -52,16 +52,19 @@ interface PmCommands {
 
 function pmCommands(pm: NodePackageManager): PmCommands {
   switch (pm) {
+    // npm's and pnpm's caches are safe for concurrent installs (npm's cacache and pnpm's store
+    // write content-addressed files atomically): services with different dependency sets install
+    // in parallel. Yarn's caches are not, so their installs take turns (sharing=locked).
     case 'npm':
       return {
-        cacheMount: '--mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked',
+        cacheMount: '--mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=shared',
         prodInstall: 'npm ci --omit=dev --no-audit --no-fund',
         fullInstall: 'npm ci --no-audit --no-fund',
         exec: 'npx',
       };
     case 'pnpm':
       return {
-        cacheMount: '--mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=locked',
+        cacheMount: '--mount=type=cache,id=nxdd-pnpm,target=/pnpm-store,sharing=shared',
         prodInstall: 'pnpm install --frozen-lockfile --prod --store-dir=/pnpm-store',
         fullInstall: 'pnpm install --frozen-lockfile --store-dir=/pnpm-store',
         exec: 'pnpm exec',
