@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODMAN_NOTE, probeDocker } from './docker';
+import { DockerClient, DockerEngine, PODMAN_NOTE, probeDocker } from './docker';
 
 /** Fake docker clients: shell scripts answering `version` and `buildx version` like the real CLI. */
 describe('probeDocker', () => {
@@ -92,4 +92,51 @@ test('probeDocker reads the current buildx builder\'s driver', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('which image store takes an assembled image with docker load (local mode)', () => {
+  const fakeInfo = (driverStatus: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nxdd-probe-store-'));
+    const bin = join(dir, 'docker');
+    writeFileSync(
+      bin,
+      [
+        '#!/bin/sh',
+        'case "$1" in',
+        `  version) echo '{"Client":{"Version":"28.2.2"},"Server":{"Version":"28.2.2","Os":"linux","Arch":"amd64"}}' ;;`,
+        '  buildx) echo "github.com/docker/buildx v0.12.1" ;;',
+        `  info) echo '${driverStatus}' ;;`,
+        'esac',
+        '',
+      ].join('\n')
+    );
+    chmodSync(bin, 0o755);
+    return { dir, bin };
+  };
+
+  test.each([
+    ['classic (overlay2)', '[["Backing Filesystem","extfs"],["Supports d_type","true"]]', 'classic'],
+    ['containerd', '[["driver-type","io.containerd.snapshotter.v1"]]', 'containerd'],
+  ])('the probe records the %s store', async (_what, status, store) => {
+    const { dir, bin } = fakeInfo(status);
+    try {
+      await expect(probeDocker({ bin })).resolves.toMatchObject({ mode: 'buildx', imageStore: store });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const engine = (client: Partial<DockerClient>) => new DockerEngine({ bin: '/nonexistent/docker', mode: 'buildkit', clientVersion: '', serverVersion: '', ...client });
+  test('Docker before 24 has only the classic store: no question asked', async () => {
+    await expect(engine({ serverVersion: '20.10.24+dfsg1' }).localStoreBlocker()).resolves.toBeUndefined();
+  });
+  test('Docker 24+ with the classic store assembles; with the containerd store it says why not', async () => {
+    await expect(engine({ serverVersion: '28.2.2', imageStore: 'classic' }).localStoreBlocker()).resolves.toBeUndefined();
+    await expect(engine({ serverVersion: '28.2.2', imageStore: 'containerd' }).localStoreBlocker()).resolves.toBe(
+      'the daemon keeps images in the containerd image store, which docker load adds only whole images to'
+    );
+  });
+  test('podman keeps its own build', async () => {
+    await expect(engine({ mode: 'podman', serverVersion: '4.3.1' }).localStoreBlocker()).resolves.toBe('podman keeps its own build');
+  });
 });

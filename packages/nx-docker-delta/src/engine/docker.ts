@@ -26,6 +26,12 @@ export interface DockerClient {
   probe?: { ms: number; reused: boolean };
   /** What this engine does differently, said once when it is probed (podman). */
   note?: string;
+  /**
+   * Which image store the daemon keeps images in: Docker's graph drivers (`classic`, the only one
+   * before Docker 24) or the containerd image store. Decides whether `docker load` can add an
+   * assembled image on layers the store already holds (builds/assemble.ts).
+   */
+  imageStore?: 'classic' | 'containerd';
   /** buildx only: the current builder's driver (`docker`, `docker-container`, …) and name. */
   driver?: string;
   builderName?: string;
@@ -92,11 +98,12 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
   for (const bin of candidates) {
     // Both questions at once: every executor process probes again (Nx runs each task in its
     // own process), and sequential spawns put two docker CLI start-ups on every task's path.
-    const [result, buildx, inspect] = await Promise.all([
+    const [result, buildx, inspect, storage] = await Promise.all([
       run(bin, ['version', '--format', '{{json .}}']).catch(() => undefined),
       run(bin, ['buildx', 'version']).catch(() => undefined),
       // The current builder's driver decides whether builds see the local image store.
       run(bin, ['buildx', 'inspect']).catch(() => undefined),
+      run(bin, ['info', '--format', '{{json .DriverStatus}}']).catch(() => undefined),
     ]);
     if (!result) {
       rejected.push(`${bin} (cannot be executed)`);
@@ -116,13 +123,14 @@ async function doProbe(explicit: string | undefined, env: NodeJS.ProcessEnv): Pr
       );
     }
     const platform = info.Server.Os && info.Server.Arch ? `${info.Server.Os}/${info.Server.Arch}` : undefined;
+    const imageStore = storage?.code === 0 ? (/io\.containerd\.snapshotter/.test(storage.stdout) ? ('containerd' as const) : ('classic' as const)) : undefined;
     if (buildx?.code === 0) {
       const builder = inspect?.code === 0 ? parseBuildxInspect(inspect.stdout) : {};
-      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform, ...builder };
+      return { bin, mode: 'buildx', clientVersion, serverVersion: info.Server.Version, platform, imageStore, ...builder };
     }
     const clientMajor = safeMajor(clientVersion);
     if (clientMajor !== undefined && clientMajor < 23 && clientMajor >= 18) {
-      return { bin, mode: 'buildkit', clientVersion, serverVersion: info.Server.Version, platform };
+      return { bin, mode: 'buildkit', clientVersion, serverVersion: info.Server.Version, platform, imageStore };
     }
     rejected.push(`${bin} (client ${clientVersion || 'unknown'}, no buildx)`);
   }
@@ -343,18 +351,21 @@ export class DockerEngine {
    * `docker load` (one sentence), or undefined when it can. The classic image store (Docker's
    * graph drivers, the only store before Docker 24) registers just the layers a loaded archive
    * adds; the containerd image store and podman import whole images, so there the service is
-   * built with docker build. Asked once per process, and only of Docker 24 and later.
+   * built with docker build. The probe records the store (and the probe is shared between
+   * processes); only a client probed without that answer asks `docker info` here.
    */
   localStoreBlocker(): Promise<string | undefined> {
     this.storeBlocker ??= (async () => {
       if (this.client.mode === 'podman') return 'podman keeps its own build';
       const major = safeMajor(this.client.serverVersion);
       if (major !== undefined && major < 24) return undefined;
-      const result = await this.docker(['info', '--format', '{{json .DriverStatus}}']);
-      if (result.code !== 0) return `docker info did not say which image store the daemon uses (${lastLine(result.stderr) || `exit ${result.code}`})`;
-      return /io\.containerd\.snapshotter/.test(result.stdout)
-        ? 'the daemon keeps images in the containerd image store, which docker load adds only whole images to'
-        : undefined;
+      let store = this.client.imageStore;
+      if (!store) {
+        const result = await this.docker(['info', '--format', '{{json .DriverStatus}}']);
+        if (result.code !== 0) return `docker info did not say which image store the daemon uses (${lastLine(result.stderr) || `exit ${result.code}`})`;
+        store = /io\.containerd\.snapshotter/.test(result.stdout) ? 'containerd' : 'classic';
+      }
+      return store === 'containerd' ? 'the daemon keeps images in the containerd image store, which docker load adds only whole images to' : undefined;
     })();
     return this.storeBlocker;
   }

@@ -55,10 +55,10 @@ describe('probe cache shared by task processes', () => {
     const first = await newProcessProbe();
     const client = { bin, mode: 'buildkit', clientVersion: '20.10.24', serverVersion: '20.10.24' };
     expect(first).toEqual({ ...client, probe: { ms: expect.any(Number), reused: false } });
-    expect(starts()).toBe(3); // `version`, `buildx version` and `buildx inspect`, in parallel
+    expect(starts()).toBe(4); // `version`, `buildx version`, `buildx inspect` and `info` (the image store), in parallel
     await expect(newProcessProbe()).resolves.toEqual({ ...client, probe: { ms: expect.any(Number), reused: true } });
     await expect(newProcessProbe()).resolves.toEqual({ ...client, probe: { ms: expect.any(Number), reused: true } });
-    expect(starts()).toBe(3);
+    expect(starts()).toBe(4);
   });
 
   it('probes again when the client binary changes', async () => {
@@ -66,20 +66,20 @@ describe('probe cache shared by task processes', () => {
     const later = Date.now() / 1000 + 60;
     utimesSync(bin, later, later);
     await newProcessProbe();
-    expect(starts()).toBe(6);
+    expect(starts()).toBe(8);
   });
 
   it('probes again when the daemon does not answer its ping', async () => {
     await newProcessProbe();
     pingStatus = 500;
     await newProcessProbe();
-    expect(starts()).toBe(6);
+    expect(starts()).toBe(8);
   });
 
   it('probes again when the docker environment changes (DOCKER_BUILDKIT, BUILDX_BUILDER)', async () => {
     await newProcessProbe();
     await newProcessProbe({ BUILDX_BUILDER: 'other' });
-    expect(starts()).toBe(6);
+    expect(starts()).toBe(8);
   });
 
   it('keeps nothing for a daemon it cannot fingerprint (tcp DOCKER_HOST): every process probes', async () => {

@@ -37,7 +37,7 @@ describe('readDepsStage', () => {
       "FROM \${BASE_IMAGE} AS deps",
       "WORKDIR /app",
       "COPY package.json package-lock.json .nx-docker-delt[a]/workspace-manifest[s] ./",
-      "RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=locked --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false --mount=type=ssh,required=false npm ci --omit=dev --no-audit --no-fund && mkdir -p node_modules",
+      "RUN --mount=type=cache,id=nxdd-npm,target=/root/.npm,sharing=shared --mount=type=secret,id=npmrc,target=/app/.npmrc,required=false --mount=type=ssh,required=false npm ci --omit=dev --no-audit --no-fund && mkdir -p node_modules",
     ],
     "stage": "deps",
   },
