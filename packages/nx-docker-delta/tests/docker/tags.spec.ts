@@ -162,4 +162,27 @@ describeDocker(`moving tags and verified receipts on a real Docker engine (${MOD
     expect(ws.readJson(SVC_RECEIPT).platform).toBe(platform);
 
   });
+
+  it('tags set on the docker-build target itself (a list in project.json) and tags on the command line point at the image it checks', async () => {
+    // docker-build is an nx:run-commands command: Nx appends scalar options to it, never lists —
+    // the command reads its own target's options from the project graph.
+    ws.write({ 'apps/svc/project.json': JSON.stringify({ name: SVC, targets: { 'docker-build': { options: { tags: ['edge', 'qa'] } } } }, null, 2) });
+    ws.commit('docker-build: tags edge and qa');
+    const shown = ok(await ws.nx(['show', 'project', SVC, '--json']));
+    expect(JSON.parse(shown.output.slice(shown.output.indexOf('{'))).targets['docker-build']).toMatchObject({
+      executor: 'nx:run-commands',
+      options: { command: expect.stringMatching(/^node \S+docker-build\.js --targets=docker-service$/), tags: ['edge', 'qa'] },
+    });
+    ok(await ws.nx(['run', `${SVC}:docker-build`, STREAM], { env: PUSH_ENV }));
+    const svc = ws.readJson(SVC_RECEIPT);
+    for (const tag of ['edge', 'qa']) expect({ tag, digest: await manifestDigest(remote(SVC_REPO), tag) }).toEqual({ tag, digest: svc.digest });
+
+    ok(await ws.nx(['run', `${SVC}:docker-build`, '--tags=hotfix', STREAM], { env: PUSH_ENV }));
+    expect(await manifestDigest(remote(SVC_REPO), 'hotfix')).toBe(ws.readJson(SVC_RECEIPT).digest);
+
+    // A mistyped option: Nx refuses it for docker-service (forwarded there) before anything is built.
+    const bad = await ws.nx(['run', `${SVC}:docker-build`, '--pussh', STREAM], { env: PUSH_ENV });
+    expect(bad.code).not.toBe(0);
+    expect(linesWith(bad.output, /'pussh' is not found in schema/)).toHaveLength(1);
+  });
 });
