@@ -59,21 +59,45 @@ export class RunLedger {
 }
 
 /**
- * The ledger of the current `nx` invocation, or undefined outside one. Nx gives every task
- * `NX_INVOCATION_ROOT_PID`; a pid alone is reused over time, so the invocation is the pid plus
+ * The ledger of the current `nx` invocation, or undefined outside one. Nx 23 gives every task
+ * `NX_INVOCATION_ROOT_PID`; Nx 20–22 do not, so there the invocation is the nearest ancestor
+ * process that is the nx CLI (a task process is its child; the docker-build command its child or
+ * grandchild through a shell). A pid alone is reused over time, so the invocation is the pid plus
  * that process's start time (Linux `/proc`; elsewhere no ledger, and every task checks for itself).
  */
-export function runLedgerFor(dataDir: string, env: NodeJS.ProcessEnv, procRoot = '/proc'): RunLedger | undefined {
-  const pid = env.NX_INVOCATION_ROOT_PID;
+export function runLedgerFor(dataDir: string, env: NodeJS.ProcessEnv, procRoot = '/proc', self = String(process.pid)): RunLedger | undefined {
+  const pid = env.NX_INVOCATION_ROOT_PID ?? nxAncestor(procRoot, self);
   if (!pid || !/^\d+$/.test(pid)) return undefined;
-  let startTime: string | undefined;
+  const startTime = statFields(procRoot, pid)?.[19];
+  if (!startTime) return undefined;
+  return new RunLedger(join(dataDir, 'nx-docker-delta-run'), `${pid}@${startTime}`);
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which may contain spaces): [0] state, [1] ppid, [19] starttime. */
+function statFields(procRoot: string, pid: string): string[] | undefined {
   try {
     const stat = readFileSync(join(procRoot, pid, 'stat'), 'utf8');
-    // Fields after the command name (which may contain spaces) — starttime is field 22.
-    startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
-  if (!startTime) return undefined;
-  return new RunLedger(join(dataDir, 'nx-docker-delta-run'), `${pid}@${startTime}`);
+}
+
+/** argv of the nx CLI: `…/nx/bin/nx.js`, `…/nx/dist/bin/nx.js`, `…/.bin/nx` or `nx`. */
+const NX_CLI = /^(?:.*\/)?(?:nx\/(?:dist\/)?bin\/nx\.js|nx)$/;
+
+/** The nearest ancestor of `self` (at most 6 levels up) whose command line runs the nx CLI. */
+function nxAncestor(procRoot: string, self: string): string | undefined {
+  let pid = statFields(procRoot, self)?.[1];
+  for (let depth = 0; pid && pid !== '0' && pid !== '1' && depth < 6; depth++) {
+    try {
+      const argv = readFileSync(join(procRoot, pid, 'cmdline'), 'utf8').split('\0').filter(Boolean);
+      // `node …/nx.js run-many …`: the script, not a task's own argv that merely mentions nx.
+      if (argv.slice(0, 2).some((arg) => NX_CLI.test(arg))) return pid;
+    } catch {
+      return undefined;
+    }
+    pid = statFields(procRoot, pid)?.[1];
+  }
+  return undefined;
 }
