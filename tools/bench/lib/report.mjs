@@ -60,7 +60,7 @@ export function targets(results, variant) {
   add('image overhead (P1 − own build) ≤ 1.5 s', overhead === undefined ? 'n/a' : `${s(overhead)} (P1 ${s(ours.P1?.median)} − own build ${s(ownMs)})`, overhead === undefined ? undefined : overhead <= 1500,
     () => {
       const inReceipt = c.ours?.phases ? Object.entries(c.ours.phases).filter(([k, v]) => typeof v === 'number' && !/^total/i.test(k)).reduce((a, [, v]) => a + v, 0) : undefined;
-      return `the image part of our delta is ${s(overhead)}${inReceipt !== undefined ? `: ${s(inReceipt)} inside the docker-service receipt (largest phases: ${phaseText}) and ${s(overhead - inReceipt)} outside it — Nx starting the image tasks (docker-service, docker-build: separate task processes after the build) on the affected graph` : ''}.`;
+      return `the image part of our delta is ${s(overhead)}${inReceipt !== undefined ? `: ${s(inReceipt)} inside the docker-service receipt (largest phases: ${phaseText}) and ${s(overhead - inReceipt)} outside it — Nx starting the docker-service task process and the docker-build command after the build, on the affected graph` : ''}.`;
     });
 
   const p1Bound = (theirs) => (theirs?.scenarios.P1 && ownMs ? theirs.scenarios.P1.median / ownMs : undefined);
@@ -74,7 +74,7 @@ export function targets(results, variant) {
   }
   const p2 = rt.nxdocker?.P2;
   add('P2 cold ≥ 1.5× faster than @nx/docker', p2 === undefined ? 'n/a' : `${x(p2)} (${s(c.nxdocker.scenarios.P2.median)} vs ${s(ours.P2.median)})`, p2 === undefined ? undefined : p2 >= 1.5,
-    () => `our cold build's summed receipt phases over all services (largest): ${topPhases(c.ours?.phasesP2) ?? 'n/a'}; @nx/docker runs one \`npm install\` per service with ${results.options.parallel} in parallel.`);
+    () => `our cold build's summed receipt phases over all services (largest): ${topPhases(c.ours?.phasesP2) ?? 'n/a'} — \`deps\` includes services waiting for the install of the dependency set they share: Nx runs the ${results.options.services} builds first, then schedules services in project order, so a slot can wait on a set another slot installs; @nx/docker runs one \`npm install\` per service with ${results.options.parallel} in parallel.`);
   const p3 = rt.nxdocker?.P3;
   add('P3 fresh CI ≥ 3× faster than @nx/docker', p3 === undefined ? 'n/a' : `${x(p3)} (${s(c.nxdocker.scenarios.P3.median)} vs ${s(ours.P3.median)})`, p3 === undefined ? undefined : p3 >= 3,
     () => `our fresh-CI delta's receipt phases (largest): ${topPhases(ours.P3?.phases) ?? 'n/a'} — pulling the dependency image / base from the registry and pushing the result are inside P3.`);
