@@ -390,7 +390,7 @@ export class DockerEngine {
       writeFileSync(file, archive);
       const result = await this.docker(['load', '--input', file], { signal: options.signal });
       if (result.aborted) throw new BuildInterruptedError('docker load interrupted — nothing was recorded; run the target again.');
-      if (result.code !== 0) throw new DockerError(`docker load failed: ${lastLine(result.stderr) || `docker exited ${result.code}`}`, result.tail);
+      if (result.code !== 0) throw new DockerError(`docker load failed: ${lastLine(result.stderr) || `docker exited ${result.code}`} — check that the daemon runs (docker info) and run again; NX_DOCKER_ASSEMBLE=0 builds the service with docker build instead.`, result.tail);
       return [...result.stdout.matchAll(/^Loaded image: (\S+)$/gm)].map((m) => m[1]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
