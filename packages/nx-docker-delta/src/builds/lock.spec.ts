@@ -82,6 +82,37 @@ describe('withLock', () => {
     await expect(withLock(lock, async () => 'ok', { timeoutMs: 5_000, leaseMs: 300 })).resolves.toBe('ok');
   });
 
+  it('stays exclusive and never fails when processes release and take it back to back', async () => {
+    // Releasing must not leave an empty lock folder behind for a moment: rename(2) of a folder onto
+    // an empty one succeeds, so a waiter would "take" a lock that is being deleted under it.
+    const lock = join(dir, 'l');
+    const counter = join(dir, 'counter');
+    writeFileSync(counter, '0');
+    const script = `const { withLock } = require(${JSON.stringify(LOCK_MODULE)});
+      const fs = require('fs');
+      (async () => {
+        for (let i = 0; i < 400; i++) {
+          await withLock(${JSON.stringify(lock)}, async () => {
+            const n = Number(fs.readFileSync(${JSON.stringify(counter)}, 'utf8'));
+            await new Promise((r) => setImmediate(r));
+            fs.writeFileSync(${JSON.stringify(counter)}, String(n + 1));
+          });
+        }
+      })().catch((e) => { console.error(e.stack); process.exit(1); });`;
+    const run = () =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+          env: { ...process.env, TS_NODE_COMPILER_OPTIONS: JSON.stringify({ module: 'commonjs', moduleResolution: 'node10', customConditions: null }) },
+          stdio: ['ignore', 'inherit', 'inherit'],
+        });
+        child.on('exit', resolve);
+      });
+    const codes = await Promise.all([run(), run(), run(), run()]);
+    expect(codes).toEqual([0, 0, 0, 0]);
+    expect(readFileSync(counter, 'utf8')).toBe('1600');
+    expect(existsSync(lock)).toBe(false);
+  }, 60_000);
+
   it('keeps the lease of a long-running holder fresh', async () => {
     const lock = join(dir, 'l');
     const second = new Promise((r) => setTimeout(r, 150)).then(() => withLock(lock, async () => 'second', { timeoutMs: 5_000, leaseMs: 200 }));

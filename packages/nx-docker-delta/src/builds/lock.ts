@@ -71,8 +71,23 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
     return await fn();
   } finally {
     clearInterval(heartbeat);
-    if (readOwner(path)?.token === me.token) rmSync(path, { recursive: true, force: true });
+    if (readOwner(path)?.token === me.token) release(path);
   }
+}
+
+/**
+ * Moves the lock aside in one step, then deletes it. Deleting it in place would empty the folder
+ * before removing it, and rename(2) onto an empty folder succeeds: a waiter would take a lock that
+ * is being deleted under it (and the delete would fail with ENOTEMPTY).
+ */
+function release(path: string): void {
+  const trash = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.released`;
+  try {
+    renameSync(path, trash);
+  } catch {
+    return; // broken by someone who judged us dead: nothing of ours is left to remove
+  }
+  rmSync(trash, { recursive: true, force: true });
 }
 
 function tryAcquire(path: string, me: Owner): boolean {
