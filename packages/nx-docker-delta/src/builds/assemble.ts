@@ -151,8 +151,13 @@ async function assembleLocally(
   a: { runtime: RuntimeSpec; appCopy: string; metadata: Parameters<typeof composeConfig>[1]['metadata']; entries: Parameters<typeof layerTar>[0] }
 ): Promise<Assembled | NotAssembled> {
   const { engine } = ctx;
-  const runtimeOutcome = await ensureLocalRuntime(a.runtime, ctx);
-  const parent = await engine.imageConfig(a.runtime.ref);
+  // Its config is also the presence check: one inspect on the usual path, where it is there.
+  let parent = await engine.imageConfig(a.runtime.ref);
+  let runtimeOutcome: 'found' | 'built' = 'found';
+  if (!parent) {
+    runtimeOutcome = await ensureLocalRuntime(a.runtime, ctx);
+    parent = await engine.imageConfig(a.runtime.ref);
+  }
   ctx.lap('build');
   if (!parent) return new NotAssembled(`${a.runtime.ref} was built but the local image store does not hold it`);
   const tar = layerTar(a.entries);
@@ -228,7 +233,7 @@ async function ensureRuntime(r: RuntimeSpec, ctx: AssembleContext): Promise<'fou
     }
     await buildRuntime(r, ctx, true);
     return 'built';
-  });
+  }, { whileWaiting: ctx.whileWaiting });
 }
 
 /** Local mode: the runtime-with-dependencies image in the local store, or built there once (same lock). */
@@ -239,7 +244,7 @@ async function ensureLocalRuntime(r: RuntimeSpec, ctx: AssembleContext): Promise
     if (await engine.inspectImage(r.ref)) return 'found';
     await buildRuntime(r, ctx, false);
     return 'built';
-  });
+  }, { whileWaiting: ctx.whileWaiting });
 }
 
 async function buildRuntime(r: RuntimeSpec, ctx: AssembleContext, push: boolean): Promise<void> {

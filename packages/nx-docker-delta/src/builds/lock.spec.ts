@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withLock } from './lock';
+import { tryWithLock, withLock } from './lock';
 
 const LOCK_MODULE = join(__dirname, 'lock.ts');
 
@@ -112,6 +112,46 @@ describe('withLock', () => {
     expect(readFileSync(counter, 'utf8')).toBe('1600');
     expect(existsSync(lock)).toBe(false);
   }, 60_000);
+
+  it('does other work while it waits, and stops asking when there is none', async () => {
+    const lock = join(dir, 'l');
+    const order: string[] = [];
+    let calls = 0;
+    const first = withLock(lock, async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      order.push('first done');
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const second = withLock(lock, async () => order.push('second in'), {
+      whileWaiting: async () => {
+        calls++;
+        order.push(`work ${calls}`);
+        await new Promise((r) => setTimeout(r, 50));
+        return calls < 2;
+      },
+    });
+    await Promise.all([first, second]);
+    expect(order).toEqual(['work 1', 'work 2', 'first done', 'second in']);
+  });
+
+  it('tryWithLock takes a free lock, and gives up at once on a held one', async () => {
+    const lock = join(dir, 'l');
+    await expect(tryWithLock(lock, async () => 'ran')).resolves.toEqual({ acquired: true, value: 'ran' });
+    expect(existsSync(lock)).toBe(false);
+    const { child, held } = spawnHolder(lock);
+    await held;
+    try {
+      const started = Date.now();
+      await expect(tryWithLock(lock, async () => 'ran')).resolves.toEqual({ acquired: false });
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    // Its holder is gone: the lock is broken and taken.
+    await expect(tryWithLock(lock, async () => 'after')).resolves.toEqual({ acquired: true, value: 'after' });
+  }, 30_000);
 
   it('keeps the lease of a long-running holder fresh', async () => {
     const lock = join(dir, 'l');

@@ -21,6 +21,11 @@ export interface LockOptions {
   leaseMs?: number;
   /** Called once when the lock is busy, e.g. to say who is waiting for what. */
   onWait?: () => void;
+  /**
+   * Other work to do instead of sleeping while the lock is busy: called (and awaited) before each
+   * wait until it returns false (nothing left to do); the lock is tried again after every call.
+   */
+  whileWaiting?: () => Promise<boolean>;
 }
 
 /**
@@ -40,6 +45,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
   const started = Date.now();
   let told = false;
   let polls = 0;
+  let busyWork = options.whileWaiting;
   for (;;) {
     if (tryAcquire(path, me)) break;
     const holder = readOwner(path);
@@ -54,9 +60,16 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
     }
     if (!told) options.onWait?.();
     told = true;
+    if (busyWork && (await busyWork())) continue;
+    busyWork = undefined;
     // Short waits first (an image inspect or a receipt write), then every 250 ms (a build).
     await new Promise((r) => setTimeout(r, Math.min(250, 20 * 2 ** Math.min(polls++, 4))));
   }
+  return holding(path, me, leaseMs, fn);
+}
+
+/** Runs `fn` while holding the lock (its lease renewed), then releases it if it is still ours. */
+async function holding<T>(path: string, me: Owner, leaseMs: number, fn: () => Promise<T>): Promise<T> {
   const ownerFile = join(path, 'owner.json');
   const heartbeat = setInterval(() => {
     try {
@@ -88,6 +101,23 @@ function release(path: string): void {
     return; // broken by someone who judged us dead: nothing of ours is left to remove
   }
   rmSync(trash, { recursive: true, force: true });
+}
+
+/**
+ * Runs `fn` under the lock only if it can be taken now (a dead holder's lock is broken first);
+ * `{ acquired: false }` while a live process holds it.
+ */
+export async function tryWithLock<T>(path: string, fn: () => Promise<T>, options: Pick<LockOptions, 'leaseMs'> = {}): Promise<{ acquired: true; value: T } | { acquired: false }> {
+  const { leaseMs = 60_000 } = options;
+  mkdirSync(dirname(path), { recursive: true });
+  const me = { ...currentOwner(), token: randomBytes(8).toString('hex') };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (tryAcquire(path, me)) return { acquired: true, value: await holding(path, me, leaseMs, fn) };
+    const holder = readOwner(path);
+    if (!isStale(path, holder, leaseMs)) return { acquired: false };
+    breakLock(path, holder);
+  }
+  return { acquired: false };
 }
 
 function tryAcquire(path: string, me: Owner): boolean {

@@ -29,6 +29,18 @@ describe('run ledger', () => {
     expect(runLedgerFor(dir, env, proc)?.get('reg/app:nx-2')).toBeUndefined();
   });
 
+  it('a dependency image built for another task is claimed once, and only in the same invocation', () => {
+    const env = { NX_INVOCATION_ROOT_PID: '4242' };
+    const proc = fakeProc('4242', '987654');
+    const builder = runLedgerFor(dir, env, proc) as RunLedger;
+    builder.offer('reg/deps:abc', { builtBy: 'svc01' });
+    expect(runLedgerFor(dir, env, fakeProc('4242', '5'))?.claim('reg/deps:abc')).toBeUndefined();
+    builder.offer('reg/deps:abc', { builtBy: 'svc01' });
+    expect(runLedgerFor(dir, env, fakeProc('4242', '987654'))?.claim('reg/deps:abc')).toMatchObject({ builtBy: 'svc01' });
+    expect(runLedgerFor(dir, env, fakeProc('4242', '987654'))?.claim('reg/deps:abc')).toBeUndefined();
+    expect(builder.get('reg/deps:abc')).toBeUndefined();
+  });
+
   it('a later invocation that reuses the pid does not trust it (different start time)', () => {
     const env = { NX_INVOCATION_ROOT_PID: '4242' };
     runLedgerFor(dir, env, fakeProc('4242', '111'))?.record('reg/app:nx-1', { imageId: 'sha256:abc', pushed: false });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DigestMemo, fileDigestMemo } from '../utils/fs';
 
@@ -46,15 +46,47 @@ export class RunLedger {
     return fileDigestMemo(join(this.dir, 'file-digests.json'));
   }
 
-  record(ref: string, seen: SeenImage): void {
+  /**
+   * Leaves word that this task built `ref` for another task of the run (a dependency image
+   * built while waiting): the first task that then needs it claims it (`claim`), so exactly one
+   * receipt says the image was built in this run.
+   */
+  offer<T extends object>(ref: string, data: T): void {
+    this.write(`${this.file(ref)}.offer`, { ref, invocation: this.invocation, ...data });
+  }
+
+  /** What `offer` left for `ref` in this run, taken atomically (a second claim gets nothing). */
+  claim<T extends object>(ref: string): T | undefined {
+    const offer = `${this.file(ref)}.offer`;
+    const taken = `${offer}.${process.pid}.claimed`;
+    try {
+      renameSync(offer, taken);
+    } catch {
+      return undefined;
+    }
+    try {
+      const entry = JSON.parse(readFileSync(taken, 'utf8'));
+      return entry.invocation === this.invocation && entry.ref === ref ? (entry as T) : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      rmSync(taken, { force: true });
+    }
+  }
+
+  private write(file: string, entry: object): void {
     try {
       mkdirSync(this.dir, { recursive: true });
-      const file = this.file(ref);
-      writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify({ ref, invocation: this.invocation, ...seen }));
+      writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(entry));
       renameSync(`${file}.${process.pid}.tmp`, file);
     } catch {
-      // Not recorded: a later task checks the image itself, as it would without a ledger.
+      /* unwritable data directory: see the callers */
     }
+  }
+
+  record(ref: string, seen: SeenImage): void {
+    // Not recorded (unwritable): a later task checks the image itself, as it would without a ledger.
+    this.write(this.file(ref), { ref, invocation: this.invocation, ...seen });
   }
 }
 

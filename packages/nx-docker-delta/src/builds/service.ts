@@ -1,5 +1,5 @@
 import type { ProjectGraph } from '@nx/devkit';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { CONTEXTS_DIR, RECEIPT_SCHEMA_VERSION } from '../constants';
 import { stagePrunedContext } from '../context/pruned-context';
@@ -17,7 +17,8 @@ import { writeFileAtomic } from '../utils/fs';
 import { assembleService, NotAssembled } from './assemble';
 import { BuildInputError, ensureBase } from './base';
 import { layerCache } from './cache';
-import { dependencyImageFor } from './deps';
+import { buildDepsForPeer, dependencyImageFor } from './deps';
+import { readDepsStage } from '../planning/deps';
 import type { RunLedger } from './run-ledger';
 import { targetPlatform } from './settings';
 import type { BuildInputOptions, ImageOptions, ImageSettings } from './settings';
@@ -66,6 +67,8 @@ export interface ServiceContext {
   ledger?: RunLedger;
   /** Print the per-phase timing breakdown (`nx … --verbose`). */
   verbose?: boolean;
+  /** The other services of this run, for work stealing while this one waits (see peerWork). */
+  peers?: () => PeerService[];
 }
 
 /** Builds one service image on its base and writes its receipt. */
@@ -104,77 +107,20 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   const tags = [ref, ...settings.tags.map((t) => `${image}:${t}`)];
   if (settings.push) await engine.registry.ping(settings.registry as string);
 
-  const choice = chooseBase(facts, ctx.bases.map((b) => b.spec), { requested: options.base, imagePrefix: settings.imagePrefix });
-  const known = ctx.bases.map((b) => b.spec.name).join(', ') || 'none';
-  let base: { name: string; ref: string } | undefined;
-  if (choice.kind === 'unknown') {
-    throw new BuildInputError(
-      `${options.dockerfile} builds on base "${choice.requested}" but no Dockerfile.base defines it (known bases: ${known}) — fix ARG BASE_IMAGE or add that base.`
-    );
-  }
-  if (choice.kind === 'ambiguous') {
-    throw new BuildInputError(
-      `${options.dockerfile} declares ARG BASE_IMAGE without saying which base (known bases: ${known}) — write e.g. ARG BASE_IMAGE=${ctx.bases[0].spec.name}-base.`
-    );
-  }
-  if (choice.kind === 'base') {
-    if (!facts.declaresBaseArg || !facts.usesBaseArg) {
-      throw new BuildInputError(
-        `${options.dockerfile} is configured to build on base "${choice.base.name}" but ${facts.declaresBaseArg ? 'no FROM uses ${BASE_IMAGE}' : 'declares no ARG BASE_IMAGE before its first FROM'} — add \`ARG BASE_IMAGE\` before the first FROM and build \`FROM \${BASE_IMAGE}\`.`
-      );
-    }
-    const source = baseSource(engine.client, { push: settings.push });
-    if (source.kind === 'unreachable') throw new BuildInputError(source.message);
-    const owner = ctx.bases.find((b) => b.spec === choice.base)?.project ?? ctx.project;
-    const baseReceipt = await ensureBase(choice.base, { ...ctx, project: owner });
-    base = { name: choice.base.name, ref: baseReceipt.ref };
-  } else if (fromRoot) {
-    ctx.log(
-      `${options.dockerfile} is built from the workspace root, the context it was written for, and does not share a base (no ARG BASE_IMAGE before its first FROM) — it builds unchanged; \`nx g nx-docker-delta:dockerfile --project=${ctx.project}\` writes one that builds only its own layers on the shared base.`
-    );
-  } else {
-    ctx.log(`${options.dockerfile} does not share a base (no ARG BASE_IMAGE before its first FROM) — building it standalone.`);
-  }
-
+  const base = await resolveBase(options, facts, { ...ctx, fromRoot });
   lap('hash');
-  let contextDir: string;
-  let stagedFiles: string[] = [];
-  if (contextOption === 'pruned') {
-    const staged = await stagePrunedContext({
-      workspaceRoot,
-      projectName: ctx.project,
-      projectRoot: ctx.projectRoot,
-      projectGraph: ctx.projectGraph,
-      dockerfilePath,
-      outputDir: join(workspaceRoot, CONTEXTS_DIR, ctx.projectRoot === '.' ? '_root' : ctx.projectRoot, ...(options.variant ? [`_${options.variant}`] : [])),
-      log: ctx.log,
-    });
-    contextDir = staged.dir;
-    stagedFiles = staged.files;
-    ctx.log(`Staged pruned context for ${ctx.project}: ${staged.files.length} files in ${posix.relative(workspaceRoot, staged.dir) || staged.dir}`);
-  } else {
-    contextDir = join(workspaceRoot, contextOption);
-    if (!existsSync(contextDir)) {
-      throw new BuildInputError(`Build context ${contextOption} of project ${ctx.project} does not exist — fix the "context" option or the \`# nx-docker-delta: context=\` line.`);
-    }
-  }
-
+  const { contextDir, stagedFiles } = await serviceContext(options, contextOption, ctx, dockerfilePath);
   lap('stage');
+  // Waiting for a dependency set or runtime image another task builds: build a later service's set meanwhile.
+  const whileWaiting = ctx.peers && ctx.ledger ? peerWork(ctx.peers, { ...ctx, ledger: ctx.ledger }) : undefined;
   const deps = await dependencyImageFor(
     {
-      dockerfileText,
-      dockerfilePath,
-      dockerfile: options.dockerfile,
-      contextDir,
-      baseRef: base?.ref ?? options.buildArgs?.BASE_IMAGE ?? facts.baseArgDefault ?? '',
-      baseKey: base ? `${base.name}@${base.ref.slice(base.ref.lastIndexOf(':') + 1)}` : undefined,
-      owner: base?.name ?? ctx.project,
-      buildArgs: options.buildArgs ?? {},
+      ...depsInput(options, { dockerfileText, dockerfilePath, contextDir, base, facts, project: ctx.project }),
       noCache: options.noCache,
       // Without a registry, layerCache (below) inspects the previous image: one docker call for both.
       prefetch: settings.registry ? [] : [`${image}:latest`],
     },
-    ctx
+    { ...ctx, whileWaiting }
   );
 
   const labels = {
@@ -207,7 +153,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       target: options.target,
       noCache: options.noCache,
     },
-    { workspaceRoot, project: ctx.project, engine, settings, log: ctx.log, signal: ctx.signal, lap }
+    { workspaceRoot, project: ctx.project, engine, settings, log: ctx.log, signal: ctx.signal, lap, whileWaiting }
   );
   /** Writes the receipt of what was made, records it for docker-build of this run, prints the summary. */
   const finish = (made: Pick<ImageReceipt, 'imageId' | 'digest' | 'pushed' | 'steps' | 'sizeBytes' | 'assembled'>, inStore: boolean): ImageReceipt => {
@@ -282,6 +228,138 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   lap('verify');
   const { total, run, cached } = built.stats;
   return finish({ imageId: built.imageId, digest, pushed: settings.push, steps: { total, run, cached }, sizeBytes: info?.size ?? 0 }, !!info);
+}
+
+/** The shared base a service builds on (built or found first), or undefined for a standalone build. */
+async function resolveBase(
+  options: ServiceOptions,
+  facts: ReturnType<typeof readDockerfileFacts>,
+  ctx: ServiceContext & { fromRoot: boolean }
+): Promise<{ name: string; ref: string } | undefined> {
+  const { engine, settings } = ctx;
+  const choice = chooseBase(facts, ctx.bases.map((b) => b.spec), { requested: options.base, imagePrefix: settings.imagePrefix });
+  const known = ctx.bases.map((b) => b.spec.name).join(', ') || 'none';
+  if (choice.kind === 'unknown') {
+    throw new BuildInputError(
+      `${options.dockerfile} builds on base "${choice.requested}" but no Dockerfile.base defines it (known bases: ${known}) — fix ARG BASE_IMAGE or add that base.`
+    );
+  }
+  if (choice.kind === 'ambiguous') {
+    throw new BuildInputError(
+      `${options.dockerfile} declares ARG BASE_IMAGE without saying which base (known bases: ${known}) — write e.g. ARG BASE_IMAGE=${ctx.bases[0].spec.name}-base.`
+    );
+  }
+  if (choice.kind === 'base') {
+    if (!facts.declaresBaseArg || !facts.usesBaseArg) {
+      throw new BuildInputError(
+        `${options.dockerfile} is configured to build on base "${choice.base.name}" but ${facts.declaresBaseArg ? 'no FROM uses ${BASE_IMAGE}' : 'declares no ARG BASE_IMAGE before its first FROM'} — add \`ARG BASE_IMAGE\` before the first FROM and build \`FROM \${BASE_IMAGE}\`.`
+      );
+    }
+    const source = baseSource(engine.client, { push: settings.push });
+    if (source.kind === 'unreachable') throw new BuildInputError(source.message);
+    const owner = ctx.bases.find((b) => b.spec === choice.base)?.project ?? ctx.project;
+    const baseReceipt = await ensureBase(choice.base, { ...ctx, project: owner });
+    return { name: choice.base.name, ref: baseReceipt.ref };
+  }
+  if (ctx.fromRoot) {
+    ctx.log(
+      `${options.dockerfile} is built from the workspace root, the context it was written for, and does not share a base (no ARG BASE_IMAGE before its first FROM) — it builds unchanged; \`nx g nx-docker-delta:dockerfile --project=${ctx.project}\` writes one that builds only its own layers on the shared base.`
+    );
+  } else {
+    ctx.log(`${options.dockerfile} does not share a base (no ARG BASE_IMAGE before its first FROM) — building it standalone.`);
+  }
+  return undefined;
+}
+
+/** The build context: the pruned context staged (into `stageInto`, default the service's own folder), or a workspace folder. */
+async function serviceContext(
+  options: ServiceOptions,
+  contextOption: string,
+  ctx: Pick<ServiceContext, 'workspaceRoot' | 'project' | 'projectRoot' | 'projectGraph' | 'log'>,
+  dockerfilePath: string,
+  stageInto?: string
+): Promise<{ contextDir: string; stagedFiles: string[] }> {
+  const { workspaceRoot } = ctx;
+  if (contextOption === 'pruned') {
+    const staged = await stagePrunedContext({
+      workspaceRoot,
+      projectName: ctx.project,
+      projectRoot: ctx.projectRoot,
+      projectGraph: ctx.projectGraph,
+      dockerfilePath,
+      outputDir: stageInto ?? join(workspaceRoot, CONTEXTS_DIR, ctx.projectRoot === '.' ? '_root' : ctx.projectRoot, ...(options.variant ? [`_${options.variant}`] : [])),
+      log: ctx.log,
+    });
+    ctx.log(`Staged pruned context for ${ctx.project}: ${staged.files.length} files in ${posix.relative(workspaceRoot, staged.dir) || staged.dir}`);
+    return { contextDir: staged.dir, stagedFiles: staged.files };
+  }
+  const contextDir = join(workspaceRoot, contextOption);
+  if (!existsSync(contextDir)) {
+    throw new BuildInputError(`Build context ${contextOption} of project ${ctx.project} does not exist — fix the "context" option or the \`# nx-docker-delta: context=\` line.`);
+  }
+  return { contextDir, stagedFiles: [] };
+}
+
+/** What the dependency image of a service is made of (planning/deps.ts names the stage). */
+function depsInput(
+  options: ServiceOptions,
+  s: { dockerfileText: string; dockerfilePath: string; contextDir: string; base?: { name: string; ref: string }; facts: ReturnType<typeof readDockerfileFacts>; project: string }
+) {
+  return {
+    dockerfileText: s.dockerfileText,
+    dockerfilePath: s.dockerfilePath,
+    dockerfile: options.dockerfile,
+    contextDir: s.contextDir,
+    baseRef: s.base?.ref ?? options.buildArgs?.BASE_IMAGE ?? s.facts.baseArgDefault ?? '',
+    baseKey: s.base ? `${s.base.name}@${s.base.ref.slice(s.base.ref.lastIndexOf(':') + 1)}` : undefined,
+    owner: s.base?.name ?? s.project,
+    buildArgs: options.buildArgs ?? {},
+  };
+}
+
+/** Another service of this run whose dependency image this task may build while it waits. */
+export interface PeerService {
+  project: string;
+  projectRoot: string;
+  options: ServiceOptions;
+  settings: ImageSettings;
+}
+
+/**
+ * Work stealing within `--parallel`: while this task waits for the dependency set another task
+ * installs, it installs the set of a service that runs later in this run (whose build output is
+ * there, and whose set nobody has or is building) instead of sleeping. One peer per call; false
+ * when none is left. Failures only cost the attempt (that service builds its own set later).
+ */
+function peerWork(peers: () => PeerService[], ctx: ServiceContext & { ledger: RunLedger }): () => Promise<boolean> {
+  let queue: PeerService[] | undefined;
+  return async () => {
+    queue ??= peers();
+    while (queue.length > 0) {
+      const peer = queue.shift() as PeerService;
+      const scratch = join(ctx.workspaceRoot, CONTEXTS_DIR, '.peers', `${process.pid}-${sanitizeRepository(peer.project)}${peer.options.variant ? `-${peer.options.variant}` : ''}`);
+      const quiet = (line: string) => (ctx.verbose ? ctx.log(`[${peer.project}] ${line}`) : undefined);
+      try {
+        const dockerfilePath = join(ctx.workspaceRoot, peer.options.dockerfile);
+        const dockerfileText = readFileSync(dockerfilePath, 'utf8');
+        const stage = readDepsStage(dockerfileText);
+        if (stage.kind !== 'deps' || peer.options.noCache) continue;
+        const facts = readDockerfileFacts(dockerfileText, peer.options.dockerfile);
+        const contextOption = peer.options.context ?? facts.directives['context'] ?? peer.projectRoot;
+        const peerCtx = { ...ctx, project: peer.project, projectRoot: peer.projectRoot, settings: peer.settings, log: quiet };
+        const base = await resolveBase(peer.options, facts, { ...peerCtx, fromRoot: false });
+        const { contextDir } = await serviceContext(peer.options, contextOption, peerCtx, dockerfilePath, scratch);
+        const input = { ...depsInput(peer.options, { dockerfileText, dockerfilePath, contextDir, base, facts, project: peer.project }), stage: stage.stage };
+        if (await buildDepsForPeer(input, { ...ctx, settings: peer.settings }, peer.project)) return true;
+      } catch (error) {
+        if (ctx.signal?.aborted) throw error;
+        quiet(`not building its dependency image meanwhile: ${(error as Error).message}`);
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    }
+    return false;
+  };
 }
 
 export function writeReceipt(workspaceRoot: string, projectRoot: string, receipt: ImageReceipt, variant?: string): void {

@@ -36,6 +36,11 @@ export interface ImageReceipt {
     outcome: 'built' | 'reused' | 'pulled' | 'remote';
     digest?: string;
     steps?: { total: number; run: number; cached: number };
+    /**
+     * `built` by another service's task of the same run, which installed it while it waited for
+     * its own dependency set (work stealing within `--parallel`); this service's task found it.
+     */
+    builtBy?: string;
   };
   /**
    * Set when the image was assembled without `docker build` of the service: in the registry

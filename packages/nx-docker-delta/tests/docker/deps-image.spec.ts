@@ -9,7 +9,9 @@
  * is untouched, no install step runs), a dependency added to one service (only its dependency
  * image is built), push mode, and a fresh machine (this run's images removed from the local
  * store, the registry kept): the dependency images come from the registry (left there on Docker
- * 23+, pulled by the daemon on 20.10) and `npm ci` never runs.
+ * 23+, pulled by the daemon on 20.10) and `npm ci` never runs. Last, work stealing: a task that
+ * waits for its dependency set (its lock held, as by another checkout) installs the set of a
+ * service that runs after it meanwhile, and that service's receipt says who built it.
  *
  * It never prunes the daemon's build cache, so it runs beside other suites (shared Docker lock):
  * whether a dependency image is found (locally or in the registry) or built is decided by the plugin before any
@@ -19,11 +21,16 @@
  * Needs the stand-in image, the registry (NXDD_TEST_REGISTRY) and the npm registry reachable
  * from inside builds (the lockfile is resolved at setup).
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { buildsReadRegistryImages, docker, dockerSuiteGate, inspectImage, leavesRegistryImagesThere, localRefs, removeRefs } from '../support/docker';
 import { NODE_STANDIN, generatedDockerfile, serverSource, serviceProjectJson, workspaceRootFiles } from '../support/node-services';
 import { linesWith, ranTasks } from '../support/nx-output';
 import { REGISTRY, deleteRepositoriesUnder, listTags, registryProblem } from '../support/registry';
 import { NxResult, TestWorkspace, ensurePluginBuilt } from '../support/workspace';
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const SUITE = 'dependency-image Docker suite (tests/docker/deps-image.spec.ts)';
 const skipped = dockerSuiteGate(SUITE, { images: [NODE_STANDIN] });
@@ -175,6 +182,52 @@ describeDocker('dependency images on a real Docker engine', () => {
       expect(linesWith(r.output, /Pulling \S+ for this build: the BuildKit of Docker/).length).toBeGreaterThan(0);
     }
     const probe = docker(['run', '--rm', receipt('c').ref, 'node', '-e', "require('is-number'); console.log('deps ok')"]);
+    expect(probe.stdout.trim()).toBe('deps ok');
+  });
+
+  it('a task waiting for a dependency set installs a later service\'s set meanwhile (work stealing), and that service\'s receipt says who built it', async () => {
+    // e and f have sets of their own; f's docker-service runs after e's (dependsOn), so e is the
+    // one that waits: for its set, held by "another checkout" (a lock this test holds).
+    const uses: Record<string, string[]> = { e: ['is-number'], f: ['left-pad'] };
+    const files: Record<string, string> = {};
+    for (const [svc, packages] of Object.entries(uses)) {
+      files[`apps/${svc}/project.json`] = serviceProjectJson(svc);
+      files[`apps/${svc}/src/main.js`] = serverSource(svc, packages);
+      files[`apps/${svc}/Dockerfile`] = generatedDockerfile(svc);
+    }
+    const f = JSON.parse(files['apps/f/project.json']);
+    f.targets['docker-service'] = { dependsOn: ['build', { projects: ['e'], target: 'docker-service' }] };
+    files['apps/f/project.json'] = JSON.stringify(f, null, 2);
+    ws.write(files);
+    ws.commit('e and f');
+    ok(await ws.nx(['run-many', '-t', 'docker-build', '--projects=e,f']));
+    const setOf = (svc: string) => receipt(svc).deps.ref as string;
+    const [setE, setF] = [setOf('e'), setOf('f')];
+    expect(setE).not.toBe(setF);
+    removeRefs([setE, setF]);
+
+    // Held by a live process (this one) as another checkout's install would hold it.
+    const lock = join(ws.root, '.nx-docker-delta', 'locks', `deps-${setE.slice(setE.lastIndexOf(':') + 1)}`);
+    mkdirSync(lock, { recursive: true });
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    writeFileSync(join(lock, 'owner.json'), JSON.stringify({ pid: process.pid, start, boot, host: hostname(), token: 'test' }));
+    const started = Date.now();
+    const running = run('e waits for its set, f after it (work stealing)', ['run-many', '-t', 'docker-build', '--projects=e,f', '--parallel=1', '--skip-nx-cache']);
+    // Released once f's set is there (or after two minutes: then the assertions below say why).
+    while (!inspectImage(setF) && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 200));
+    rmSync(lock, { recursive: true, force: true });
+    const r = await running;
+    measured.push(...linesWith(r.output, /[Dd]ependency image /).map((l) => `  ${l}`));
+
+    expect(linesWith(r.output, new RegExp(`^e: .*Building dependency image ${escapeRegExp(setF)} for f while waiting for this service's own`))).toHaveLength(1);
+    expect(receipt('f').deps).toMatchObject({ ref: setF, outcome: 'built', builtBy: 'e', steps: expect.objectContaining({ total: expect.any(Number) }) });
+    expect(linesWith(r.output, /^f: .*Dependency image \S+ was built for f by the task of e while it waited — not reinstalled\./)).toHaveLength(1);
+    expect(receipt('e').deps).toMatchObject({ ref: setE, outcome: 'built' });
+    expect(receipt('e').deps).not.toHaveProperty('builtBy');
+    expect(linesWith(r.output, DEPS_BUILT)).toHaveLength(2);
+    const probe = docker(['run', '--rm', receipt('f').ref, 'node', '-e', "require('left-pad'); console.log('deps ok')"]);
     expect(probe.stdout.trim()).toBe('deps ok');
   });
 });

@@ -2,7 +2,7 @@ import { ExecutorContext, PromiseExecutor, readCachedProjectGraph } from '@nx/de
 import { buildService } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
 import { readGitInfo } from '../../engine/git';
-import { engineFor, runLedger, runReported, taskHash, workspaceBases } from '../shared/context';
+import { engineFor, peerServices, runLedger, runReported, taskHash, workspaceBases } from '../shared/context';
 import type { ServiceExecutorSchema } from './schema';
 
 /** docker-service: build this project's image on its base from its own context; write the receipt. */
@@ -26,6 +26,7 @@ const runExecutor: PromiseExecutor<ServiceExecutorSchema> = async (options, cont
       git,
       verbose: context.isVerbose,
       ledger: runLedger(context.root),
+      peers: () => peerServices(context, git),
     });
   });
 
