@@ -233,7 +233,7 @@ async function ensureRuntime(r: RuntimeSpec, ctx: AssembleContext): Promise<'fou
     }
     await buildRuntime(r, ctx, true);
     return 'built';
-  }, { whileWaiting: ctx.whileWaiting });
+  });
 }
 
 /** Local mode: the runtime-with-dependencies image in the local store, or built there once (same lock). */
@@ -244,7 +244,7 @@ async function ensureLocalRuntime(r: RuntimeSpec, ctx: AssembleContext): Promise
     if (await engine.inspectImage(r.ref)) return 'found';
     await buildRuntime(r, ctx, false);
     return 'built';
-  }, { whileWaiting: ctx.whileWaiting });
+  });
 }
 
 async function buildRuntime(r: RuntimeSpec, ctx: AssembleContext, push: boolean): Promise<void> {

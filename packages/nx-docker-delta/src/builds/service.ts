@@ -111,7 +111,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
   lap('hash');
   const { contextDir, stagedFiles } = await serviceContext(options, contextOption, ctx, dockerfilePath);
   lap('stage');
-  // Waiting for a dependency set or runtime image another task builds: build a later service's set meanwhile.
+  // Waiting for the dependency set another task installs: install a later service's set meanwhile.
   const whileWaiting = ctx.peers && ctx.ledger ? peerWork(ctx.peers, { ...ctx, ledger: ctx.ledger }) : undefined;
   const deps = await dependencyImageFor(
     {
@@ -153,7 +153,7 @@ export async function buildService(options: ServiceOptions, ctx: ServiceContext)
       target: options.target,
       noCache: options.noCache,
     },
-    { workspaceRoot, project: ctx.project, engine, settings, log: ctx.log, signal: ctx.signal, lap, whileWaiting }
+    { workspaceRoot, project: ctx.project, engine, settings, log: ctx.log, signal: ctx.signal, lap }
   );
   /** Writes the receipt of what was made, records it for docker-build of this run, prints the summary. */
   const finish = (made: Pick<ImageReceipt, 'imageId' | 'digest' | 'pushed' | 'steps' | 'sizeBytes' | 'assembled'>, inStore: boolean): ImageReceipt => {
@@ -328,12 +328,16 @@ export interface PeerService {
 /**
  * Work stealing within `--parallel`: while this task waits for the dependency set another task
  * installs, it installs the set of a service that runs later in this run (whose build output is
- * there, and whose set nobody has or is building) instead of sleeping. One peer per call; false
- * when none is left. Failures only cost the attempt (that service builds its own set later).
+ * there, and whose set nobody has or is building) instead of sleeping. At most one per task: an
+ * install cannot be interrupted, and a second one would mostly delay this service's own build
+ * after its set is ready (measured on the benchmark's 2-core machine). Failures only cost the
+ * attempt (that service builds its own set later). True when it built one.
  */
 function peerWork(peers: () => PeerService[], ctx: ServiceContext & { ledger: RunLedger }): () => Promise<boolean> {
   let queue: PeerService[] | undefined;
+  let done = false;
   return async () => {
+    if (done) return false;
     queue ??= peers();
     while (queue.length > 0) {
       const peer = queue.shift() as PeerService;
@@ -350,7 +354,7 @@ function peerWork(peers: () => PeerService[], ctx: ServiceContext & { ledger: Ru
         const base = await resolveBase(peer.options, facts, { ...peerCtx, fromRoot: false });
         const { contextDir } = await serviceContext(peer.options, contextOption, peerCtx, dockerfilePath, scratch);
         const input = { ...depsInput(peer.options, { dockerfileText, dockerfilePath, contextDir, base, facts, project: peer.project }), stage: stage.stage };
-        if (await buildDepsForPeer(input, { ...ctx, settings: peer.settings }, peer.project)) return true;
+        if (await buildDepsForPeer(input, { ...ctx, settings: peer.settings }, peer.project)) return (done = true);
       } catch (error) {
         if (ctx.signal?.aborted) throw error;
         quiet(`not building its dependency image meanwhile: ${(error as Error).message}`);
