@@ -252,7 +252,14 @@ async function measureContender({ id, contender, ws, out, log, docker, registry,
       p1.push(ms);
       say(`P1 warm delta run ${r + 1}/${runsP1}: ${(ms / 1000).toFixed(1)} s`);
     }
-    if (scenarios.has('P1')) out.scenarios.P1 = stats(p1);
+    if (scenarios.has('P1')) {
+      out.scenarios.P1 = stats(p1);
+      // A build that does not contain the change is not a measurement of the change: the image
+      // must hold the compiled line P1 wrote (BuildKit has shipped another project's Dockerfile
+      // before — moby/buildkit#1368 — and a cache can answer for the wrong input).
+      out.scenarios.P1.change = await imageHasMarker(docker.bin, contender.serviceImage(ws, changed), marker, log('P1'));
+      say(`P1 image ${out.scenarios.P1.change.found ? 'contains' : 'does NOT contain'} the change (BUILD_MARKER = ${marker})${out.scenarios.P1.change.found ? '' : ` — P1 of ${id} is void`}`);
+    }
     if (id === 'ours') out.phases = readPhases(ws, changed);
     if (scenarios.has('P4')) {
       const size = await imageSize(docker.bin, contender.serviceImage(ws, changed));
@@ -286,7 +293,7 @@ async function measureContender({ id, contender, ws, out, log, docker, registry,
     }
     await commitAll(ws, 'own build', log('own'));
     out.scenarios.ownBuild = stats(own);
-    if (out.scenarios.P1) out.overheadMs = out.scenarios.P1.median - out.scenarios.ownBuild.median;
+    if (out.scenarios.P1 && out.scenarios.P1.change?.found !== false) out.overheadMs = out.scenarios.P1.median - out.scenarios.ownBuild.median;
   }
 
   // P6: one service starts using one more npm package (package.json + lockfile + an import).
@@ -415,6 +422,17 @@ async function nodeModulesSizes(docker, ws, contender, log) {
     if (kb) out[name] = Math.round(kb / 1024);
   }
   return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Whether `image` holds the compiled line `BUILD_MARKER = <marker>` in a .js file under its working
+ * directory (node_modules skipped): the proof that a delta image was built from the changed source.
+ */
+async function imageHasMarker(docker, image, marker, log) {
+  const pattern = `BUILD_MARKER = ${marker}([^0-9]|$)`;
+  const r = await run(docker, ['run', '--rm', '--entrypoint', 'sh', '--label', `nxbench.id=${runId}`, image, '-c', `grep -rlE --include='*.js' --exclude-dir=node_modules '${pattern}' . | head -n 1`], { capture: true, check: false, log });
+  const file = r.stdout.trim().split('\n')[0];
+  return { marker, found: r.code === 0 && file !== '', ...(file ? { file } : {}) };
 }
 
 /** Runs `image` with PORT=3000 published on 127.0.0.1:`port` and waits for GET <the profile's health path> (≤ 30 s). */
