@@ -227,7 +227,16 @@ async function measureContender({ id, contender, ws, out, log, docker, registry,
     p2.push(ms);
     say(`P2 cold       run ${r + 1}/${coldRuns}: ${(ms / 1000).toFixed(1)} s`);
   }
-  if (scenarios.has('P2')) out.scenarios.P2 = stats(p2);
+  if (scenarios.has('P2')) {
+    out.scenarios.P2 = stats(p2);
+    // Every image must hold its own service's compiled output (its name is in its main.js), not
+    // another's: moby/buildkit#1368 builds with another project's Dockerfile when two builds
+    // share the context folder.
+    const wrong = [];
+    for (const name of ws.services) if (!(await imageHasText(docker.bin, contender.serviceImage(ws, name), name, log('P2')))) wrong.push(name);
+    out.scenarios.P2.change = { found: wrong.length === 0, ...(wrong.length ? { wrong } : {}) };
+    say(wrong.length ? `P2 images WITHOUT their own service's output: ${wrong.join(', ')} — P2 of ${id} is void` : `P2 images: each holds its own service's output`);
+  }
   if (id === 'ours') out.phasesP2 = sumPhases(ws);
   // 100–200 MB per service is the point of the realistic profile: measured in the images.
   if (!variant.nodeModulesMB && (id === 'ours' || id === 'nxdocker')) {
@@ -429,10 +438,21 @@ async function nodeModulesSizes(docker, ws, contender, log) {
  * directory (node_modules skipped): the proof that a delta image was built from the changed source.
  */
 async function imageHasMarker(docker, image, marker, log) {
-  const pattern = `BUILD_MARKER = ${marker}([^0-9]|$)`;
-  const r = await run(docker, ['run', '--rm', '--entrypoint', 'sh', '--label', `nxbench.id=${runId}`, image, '-c', `grep -rlE --include='*.js' --exclude-dir=node_modules '${pattern}' . | head -n 1`], { capture: true, check: false, log });
+  const file = await grepImage(docker, image, ['-E', `BUILD_MARKER = ${marker}([^0-9]|$)`], log);
+  return { marker, found: file !== undefined, ...(file ? { file } : {}) };
+}
+
+/** Whether a .js file under `image`'s working directory (node_modules skipped) contains `text`. */
+async function imageHasText(docker, image, text, log) {
+  return (await grepImage(docker, image, ['-F', text], log)) !== undefined;
+}
+
+/** The first .js file under the image's working directory (node_modules skipped) that matches. */
+async function grepImage(docker, image, [mode, pattern], log) {
+  if (/'/.test(pattern)) throw new Error(`grepImage: no quotes in patterns (${pattern})`);
+  const r = await run(docker, ['run', '--rm', '--entrypoint', 'sh', '--label', `nxbench.id=${runId}`, image, '-c', `grep -rl ${mode} --include='*.js' --exclude-dir=node_modules '${pattern}' . | head -n 1`], { capture: true, check: false, log });
   const file = r.stdout.trim().split('\n')[0];
-  return { marker, found: r.code === 0 && file !== '', ...(file ? { file } : {}) };
+  return r.code === 0 && file ? file : undefined;
 }
 
 /** Runs `image` with PORT=3000 published on 127.0.0.1:`port` and waits for GET <the profile's health path> (≤ 30 s). */

@@ -226,6 +226,10 @@ const nxContainer = {
         .replaceAll(`dist/apps/${name}`, `apps/${name}/dist`)
         .replace(/^CMD \["dumb-init", /m, 'CMD [');
       writeFileSync(join(ws.root, 'apps', name, 'Dockerfile'), dockerfile);
+      // Same-size Dockerfiles written in one instant, one build context (the workspace root): BuildKit
+      // takes a later build's Dockerfile for an earlier one's (moby/buildkit#1368; see naive).
+      const stamp = Date.now() / 1000 - (ws.services.length - ws.services.indexOf(name));
+      utimesSync(join(ws.root, 'apps', name, 'Dockerfile'), stamp, stamp);
       const projectFile = join(ws.root, 'apps', name, 'project.json');
       const project = JSON.parse(readFileSync(projectFile, 'utf8'));
       project.targets.container = {
@@ -235,6 +239,7 @@ const nxContainer = {
       };
       writeFileSync(projectFile, JSON.stringify(project, null, 2) + '\n');
     }
+    notes.push('Each Dockerfile gets a distinct mtime (as for naive): with the generator\'s same-size `apps/<svc>/Dockerfile` files written in one instant and the workspace root as every build\'s context, this BuildKit (Docker 20.10) built svc05–svc10 from svc03\'s and svc04\'s Dockerfiles (moby/buildkit#1368) in a run without them (its BuildKit log; the image check below now catches it).');
     if (ws.pm === 'pnpm') notes.push('pnpm workspace: its `nest` Dockerfile installs with npm from the generated package.json (`package*.json`, no pnpm lockfile) — what the generator gives pnpm users, kept as is.');
     return { notes, dockerfile: readFileSync(join(ws.root, 'apps', first, 'Dockerfile'), 'utf8') };
   },

@@ -20,6 +20,10 @@ export function variantsOf(results) {
 /** P1 whose image was checked and lacks the change (run.mjs imageHasMarker): not a measurement. */
 const voidP1 = (c) => c?.scenarios?.P1?.change?.found === false;
 const p1Cell = (c, cell) => `${cell(c.scenarios.P1)}${voidP1(c) ? ' — **void**: the image lacks the change' : ''}`;
+/** P2 whose images were checked and some hold another service's output. */
+const voidP2 = (c) => c?.scenarios?.P2?.change?.found === false;
+const p2Cell = (c, cell) => `${cell(c.scenarios.P2)}${voidP2(c) ? ` — **void**: ${c.scenarios.P2.change.wrong.join(', ')} built from another service's Dockerfile` : ''}`;
+const isVoid = { P1: voidP1, P2: voidP2, P3: (c) => c?.scenarios?.P3?.sameAs === 'P2' && voidP2(c) };
 
 const ordered = (contenders) => Object.entries(contenders).sort(([a], [b]) => ORDER.indexOf(a) - ORDER.indexOf(b));
 
@@ -30,7 +34,7 @@ export function ratios(variant) {
     if (id === 'ours') continue;
     const r = {};
     for (const key of ['P1', 'P2', 'P3', 'P6']) {
-      if (key === 'P1' && (voidP1(c) || voidP1(variant.contenders.ours))) continue;
+      if (isVoid[key]?.(c) || isVoid[key]?.(variant.contenders.ours)) continue;
       if (c.scenarios[key] && ours[key]) r[key] = c.scenarios[key].median / ours[key].median;
     }
     if (c.scenarios.P4?.imageBytes && ours.P4?.imageBytes) r.P4size = ours.P4.imageBytes / c.scenarios.P4.imageBytes;
@@ -119,7 +123,7 @@ function renderVariant(results, pm, variant, lines) {
     const push = sc.P4?.bytes !== undefined ? `${mb(sc.P4.bytes)} (${sc.P4.blobs} blobs)` : 'n/a';
     const start = c.start ? (c.start.ok ? `yes, ${s(c.start.ms)}` : `**no**: ${c.start.error}`) : 'n/a';
     const label = c.error ? `${c.label} — **FAILED** (see notes)` : c.label;
-    lines.push(`| ${label} | ${p1Cell(c, range)} | ${range(sc.P2)} | ${p3} | ${mb(sc.P4?.imageBytes)} | ${push} | ${range(sc.P6)} | ${range(sc.ownBuild)} | ${c.overheadMs === undefined ? 'n/a' : s(c.overheadMs)} | ${start} | ${c.wallSeconds ?? '?'} s |`);
+    lines.push(`| ${label} | ${p1Cell(c, range)} | ${p2Cell(c, range)} | ${p3} | ${mb(sc.P4?.imageBytes)} | ${push} | ${range(sc.P6)} | ${range(sc.ownBuild)} | ${c.overheadMs === undefined ? 'n/a' : s(c.overheadMs)} | ${start} | ${c.wallSeconds ?? '?'} s |`);
   }
   lines.push('');
   const o = variant.contenders.ours;
@@ -157,7 +161,7 @@ export function renderSummary(results) {
     for (const [id, c] of ordered(variant.contenders)) {
       const sc = c.scenarios;
       const cell = (st) => (st ? s(st.median) : c.error ? 'failed' : 'n/a');
-      lines.push(`| ${pm} | ${SHORT[id] ?? c.label} | ${p1Cell(c, cell)} | ${cell(sc.P2)} | ${cell(sc.P3)}${id === 'ours' && sc.P3nocache ? ` (${s(sc.P3nocache.median)} no cache)` : ''} | ${cell(sc.P6)} | ${cell(sc.ownBuild)} | ${c.overheadMs === undefined ? '–' : s(c.overheadMs)} | ${mb(sc.P4?.imageBytes)} | ${sc.P4?.bytes !== undefined ? mb(sc.P4.bytes) : 'n/a'} |`);
+      lines.push(`| ${pm} | ${SHORT[id] ?? c.label} | ${p1Cell(c, cell)} | ${p2Cell(c, cell)} | ${cell(sc.P3)}${id === 'ours' && sc.P3nocache ? ` (${s(sc.P3nocache.median)} no cache)` : ''} | ${cell(sc.P6)} | ${cell(sc.ownBuild)} | ${c.overheadMs === undefined ? '–' : s(c.overheadMs)} | ${mb(sc.P4?.imageBytes)} | ${sc.P4?.bytes !== undefined ? mb(sc.P4.bytes) : 'n/a'} |`);
     }
   }
   lines.push('');
