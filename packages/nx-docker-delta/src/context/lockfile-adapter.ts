@@ -12,7 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { planMissingPackages } from '../planning/module-specifiers';
+import { InstalledManifest, planMissingPackages, planProvidedPeers, ProvidedPeer } from '../planning/module-specifiers';
+import { checkNpmLock, type NpmLock, pruneNpmLock } from './npm-lock';
 import {
   detectPackageManager,
   type PackageManager,
@@ -64,6 +65,13 @@ export interface PrunedManifest {
   workspaceModules: WorkspaceModule[];
   /** Packages added because the build output loads them though Nx's graph shows no import. */
   added: Array<{ packageName: string; version: string; file: string }>;
+  /** Optional peers of installed packages added because the workspace installs them. */
+  peers: ProvidedPeer[];
+  /**
+   * Why Nx's pruned npm lockfile was replaced by one pruned from the root lockfile's own layout
+   * (Nx returned the whole root lockfile, or a tree npm would refuse). Absent when Nx's was used.
+   */
+  lockReplaced?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -352,6 +360,7 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   }
 
   const added = addLoadedPackages(manifest, o, { workspaceModules, lockName, pm });
+  const peers = o.includeDev ? [] : addProvidedPeers(manifest, o, rootManifest, workspaceModules);
 
   // One name for every service: services with the same dependencies then stage byte-identical
   // manifests and lockfiles, and BuildKit runs their `deps` install once for all of them.
@@ -363,14 +372,20 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
       `This Nx version cannot prune a ${pm} lockfile for "${o.projectName}", which depends on workspace packages by name (${workspaceModules.map((m) => m.name).join(', ')}) — upgrade the workspace to Nx 21 or newer, or use npm.`
     );
   }
-  nx.generatePrunedDeployOutput(linkByHand ? withoutWorkspaceModules(manifest, workspaceModules) : manifest, o.projectGraph, node.data.root, {
-    packageManager: pm,
-    workspaceRoot: o.workspaceRoot,
-    emit: (path, content) => {
-      files[path] = typeof content === 'string' ? content : content.toString('utf8');
-    },
-  });
+  // Nx prints its own error block when its pruning fails (and then returns the whole lockfile):
+  // held back while an npm lockfile can still be pruned here, printed as it was otherwise.
+  const nxOutput = holdOutput(() =>
+    nx.generatePrunedDeployOutput(linkByHand ? withoutWorkspaceModules(manifest, workspaceModules) : manifest, o.projectGraph, node.data.root, {
+      packageManager: pm,
+      workspaceRoot: o.workspaceRoot,
+      emit: (path, content) => {
+        files[path] = typeof content === 'string' ? content : content.toString('utf8');
+      },
+    })
+  );
   if (linkByHand && files[lockName]) files[lockName] = linkWorkspaceModulesNpm(files[lockName], manifest, workspaceModules);
+  const lockReplaced = pm === 'npm' && workspaceModules.length === 0 && files[lockName] ? replaceNpmLock(files, lockName, rootLock, manifest) : undefined;
+  if (!lockReplaced) nxOutput.release();
   const lock = files[lockName];
   if (lock === undefined || lock.length === 0) {
     throw new Error(
@@ -387,7 +402,94 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   // workspace packages then point at workspace_modules, as Nx's prune-lockfile executor writes them.
   const modules = new Map(workspaceModules.map((m) => [m.name, m]));
   files['package.json'] = stableManifestText(rewriteWorkspaceSpecifiers(manifest, modules, (name) => `file:./workspace_modules/${name}`));
-  return { packageManager: pm, files, workspaceModules, added };
+  return { packageManager: pm, files, workspaceModules, added, peers, ...(lockReplaced ? { lockReplaced } : {}) };
+}
+
+/** Adds the optional peers the workspace installs ({@link planProvidedPeers}) to `manifest.dependencies`. */
+function addProvidedPeers(manifest: Json, o: PruneOptions, rootManifest: Json, workspaceModules: WorkspaceModule[]): ProvidedPeer[] {
+  const present = new Set<string>([
+    ...workspaceModules.map((m) => m.name),
+    ...DEP_SECTIONS.flatMap((section) => Object.keys((manifest[section] as Json | undefined) ?? {})),
+  ]);
+  const locked = new Map<string, string>();
+  for (const [key, ext] of Object.entries(o.projectGraph.externalNodes ?? {})) {
+    if (key === `npm:${ext.data.packageName}`) locked.set(ext.data.packageName, ext.data.version);
+  }
+  const peers = planProvidedPeers({
+    installs: Object.keys({ ...((manifest.dependencies as Json | undefined) ?? {}), ...((manifest.optionalDependencies as Json | undefined) ?? {}) }),
+    manifestOf: (name) => {
+      try {
+        return JSON.parse(readFileSync(join(o.workspaceRoot, 'node_modules', name, 'package.json'), 'utf8')) as InstalledManifest;
+      } catch {
+        return undefined;
+      }
+    },
+    rootDependencies: new Set(Object.keys((rootManifest.dependencies as Json | undefined) ?? {})),
+    present,
+    locked,
+  });
+  if (peers.length) {
+    manifest.dependencies = sortKeysDeep({
+      ...((manifest.dependencies as Json | undefined) ?? {}),
+      ...Object.fromEntries(peers.map((p) => [p.packageName, p.version])),
+    });
+  }
+  return peers;
+}
+
+/**
+ * An npm lockfile from Nx that npm would refuse (or the whole root lockfile, Nx's fallback) is
+ * replaced by the root lockfile pruned along its own layout. Returns why, or undefined when Nx's
+ * stays (it is consistent, or the root lockfile cannot be pruned here: then the caller's checks
+ * speak).
+ */
+function replaceNpmLock(files: Record<string, string>, lockName: string, rootLock: string, manifest: Json): string | undefined {
+  let why: string | undefined;
+  if (files[lockName] === rootLock) why = "Nx's pruning failed and returned the whole lockfile";
+  else {
+    try {
+      const problem = checkNpmLock(JSON.parse(files[lockName]) as NpmLock);
+      if (problem) why = `Nx's pruned lockfile is one npm would refuse: ${problem}`;
+    } catch (error) {
+      why = `Nx's pruned lockfile is not JSON (${(error as Error).message})`;
+    }
+  }
+  if (!why) return undefined;
+  let root: NpmLock;
+  try {
+    root = JSON.parse(rootLock) as NpmLock;
+  } catch {
+    return undefined;
+  }
+  const own = pruneNpmLock(root, manifest);
+  if (!own.ok || checkNpmLock(own.lock)) return undefined;
+  files[lockName] = JSON.stringify(own.lock, null, 2) + '\n';
+  return why;
+}
+
+/** Runs `body` with stdout/stderr writes held; `release()` prints them afterwards (once). */
+function holdOutput(body: () => void): { release: () => void } {
+  const held: Array<[NodeJS.WriteStream, string | Uint8Array]> = [];
+  const streams = [process.stdout, process.stderr];
+  const originals = streams.map((stream) => stream.write);
+  streams.forEach((stream) => {
+    stream.write = ((chunk: string | Uint8Array) => {
+      held.push([stream, chunk]);
+      return true;
+    }) as typeof stream.write;
+  });
+  const release = () => {
+    for (const [stream, chunk] of held.splice(0)) stream.write(chunk);
+  };
+  try {
+    body();
+  } catch (error) {
+    streams.forEach((stream, i) => (stream.write = originals[i]));
+    release();
+    throw error;
+  }
+  streams.forEach((stream, i) => (stream.write = originals[i]));
+  return { release };
 }
 
 /**

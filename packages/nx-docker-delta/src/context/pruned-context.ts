@@ -251,6 +251,14 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
   }
 
   for (const [rel, entry] of copied) if (!wanted.has(rel)) wanted.set(rel, entry);
+  if (pruned.peers.length) {
+    o.log?.(
+      `Added to the manifest of ${o.projectName} the optional peers its packages load when they are installed, as the workspace installs them: ${pruned.peers.map((p) => `${p.packageName}@${p.version} (of ${p.of})`).join(', ')}.`
+    );
+  }
+  if (pruned.lockReplaced) {
+    o.log?.(`Pruned the npm lockfile of ${o.projectName} from the root lockfile's own layout: ${pruned.lockReplaced}.`);
+  }
   if (pruned.added.length) {
     o.log?.(
       `Added to the manifest of ${o.projectName} what its build output loads but Nx's graph shows no import of: ${pruned.added.map((a) => `${a.packageName}@${a.version} (${a.file})`).join(', ')}.`

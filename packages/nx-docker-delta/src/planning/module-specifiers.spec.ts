@@ -1,5 +1,5 @@
 import { builtinModules } from 'node:module';
-import { importAnalysisGap, isShippedScript, moduleSpecifiers, packageOfSpecifier, packageRequests, planMissingPackages } from './module-specifiers';
+import { importAnalysisGap, isShippedScript, moduleSpecifiers, packageOfSpecifier, packageRequests, planMissingPackages, planProvidedPeers } from './module-specifiers';
 
 const builtins = new Set(builtinModules);
 
@@ -124,5 +124,66 @@ describe('importAnalysisGap', () => {
   });
   it('names the missing @nx/js when nothing turns analysis on', () => {
     expect(importAnalysisGap({ ...base, rootDependencies: new Set(['nx']) })).toMatch(/no @nx\/js is installed/);
+  });
+});
+
+describe('planProvidedPeers', () => {
+  // What a NestJS microservice installs, as the real packages declare their peers.
+  const manifests: Record<string, { peerDependencies?: Record<string, string>; peerDependenciesMeta?: Record<string, { optional?: boolean }> }> = {
+    '@nestjs/core': {
+      peerDependencies: { '@nestjs/common': '^10.0.0', '@nestjs/platform-express': '^10.0.0', '@nestjs/websockets': '^10.0.0', rxjs: '^7.1.0' },
+      peerDependenciesMeta: { '@nestjs/platform-express': { optional: true }, '@nestjs/websockets': { optional: true } },
+    },
+    '@nestjs/microservices': {
+      peerDependencies: { amqplib: '*', 'amqp-connection-manager': '*', kafkajs: '*', '@nestjs/common': '^10.0.0' },
+      peerDependenciesMeta: { amqplib: { optional: true }, 'amqp-connection-manager': { optional: true }, kafkajs: { optional: true } },
+    },
+    '@nestjs/platform-express': { peerDependencies: { '@nestjs/common': '^10.0.0', 'multer-extra': '*' }, peerDependenciesMeta: { 'multer-extra': { optional: true } } },
+    rxjs: {},
+    // debug declares supports-color in peerDependenciesMeta only.
+    debug: { peerDependenciesMeta: { 'supports-color': { optional: true } } },
+  };
+  const input = {
+    installs: ['@nestjs/core', '@nestjs/microservices', '@nestjs/common', 'rxjs'],
+    manifestOf: (name: string) => (manifests[name] ? { name, ...manifests[name] } : undefined),
+    rootDependencies: new Set(['@nestjs/core', '@nestjs/common', '@nestjs/microservices', '@nestjs/platform-express', 'amqplib', 'amqp-connection-manager', 'multer-extra', 'rxjs']),
+    present: new Set(['@nestjs/core', '@nestjs/microservices', '@nestjs/common', 'rxjs']),
+    locked: new Map([
+      ['@nestjs/platform-express', '10.4.17'],
+      ['amqplib', '0.10.8'],
+      ['amqp-connection-manager', '4.1.14'],
+      ['kafkajs', '2.2.4'],
+      ['multer-extra', '1.0.0'],
+    ]),
+  };
+
+  it('adds the optional peers the workspace installs as dependencies, and theirs in turn, naming who declares each', () => {
+    expect(planProvidedPeers(input)).toEqual([
+      { packageName: '@nestjs/platform-express', version: '10.4.17', of: '@nestjs/core' },
+      { packageName: 'amqp-connection-manager', version: '4.1.14', of: '@nestjs/microservices' },
+      { packageName: 'amqplib', version: '0.10.8', of: '@nestjs/microservices' },
+      { packageName: 'multer-extra', version: '1.0.0', of: '@nestjs/platform-express' },
+    ]);
+  });
+
+  it('leaves out peers the workspace does not install (kafkajs), holds already, only has as devDependencies, or has not locked', () => {
+    const out = planProvidedPeers({
+      ...input,
+      rootDependencies: new Set(['@nestjs/platform-express', 'kafkajs-dev-only-elsewhere']),
+      present: new Set([...input.present]),
+      locked: new Map([['amqplib', '0.10.8']]),
+    });
+    expect(out).toEqual([]);
+    expect(planProvidedPeers({ ...input, present: new Set([...input.present, '@nestjs/platform-express', 'amqplib', 'amqp-connection-manager']) })).toEqual([]);
+  });
+
+  it('reads an optional peer declared in peerDependenciesMeta alone', () => {
+    expect(
+      planProvidedPeers({ ...input, installs: ['debug'], rootDependencies: new Set(['supports-color']), present: new Set(['debug']), locked: new Map([['supports-color', '7.2.0']]) })
+    ).toEqual([{ packageName: 'supports-color', version: '7.2.0', of: 'debug' }]);
+  });
+
+  it('adds nothing for required peers (the package manager installs those) or packages not installed', () => {
+    expect(planProvidedPeers({ ...input, installs: ['rxjs', 'not-installed'] })).toEqual([]);
   });
 });

@@ -228,3 +228,56 @@ export function importAnalysisGap(facts: ImportAnalysisFacts): string | undefine
   }
   return undefined;
 }
+
+/** A package the manifest installs, with the peers its package.json declares. */
+export interface InstalledManifest {
+  name: string;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+}
+
+/** An optional peer added because the workspace installs it (see {@link planProvidedPeers}). */
+export interface ProvidedPeer {
+  packageName: string;
+  version: string;
+  /** The installed package that declares it. */
+  of: string;
+}
+
+/**
+ * Optional peers of the packages a service installs that the workspace itself installs as
+ * production dependencies: frameworks load them by name when they are there and never import
+ * them where Nx's graph or the build output would show it — NestFactory.create loads
+ * `@nestjs/platform-express`, the RMQ transport `amqplib`, TypeORM its drivers. The workspace's
+ * node_modules has them, so the app runs in development; a pruned image without them dies at
+ * start. Packages the pruned manifest already holds and peers the lockfile does not lock are left
+ * out. `manifestOf` gives an installed package's manifest (undefined when it is not installed).
+ */
+export function planProvidedPeers(input: {
+  installs: readonly string[];
+  manifestOf: (name: string) => InstalledManifest | undefined;
+  rootDependencies: ReadonlySet<string>;
+  present: ReadonlySet<string>;
+  locked: ReadonlyMap<string, string>;
+}): ProvidedPeer[] {
+  const out = new Map<string, ProvidedPeer>();
+  const queue = [...input.installs].sort();
+  const visited = new Set<string>();
+  while (queue.length) {
+    const name = queue.shift() as string;
+    if (visited.has(name)) continue;
+    visited.add(name);
+    const manifest = input.manifestOf(name);
+    // An optional peer may be declared in peerDependenciesMeta alone (debug → supports-color).
+    const declared = new Set([...Object.keys(manifest?.peerDependencies ?? {}), ...Object.keys(manifest?.peerDependenciesMeta ?? {})]);
+    for (const peer of [...declared].sort()) {
+      if (!manifest?.peerDependenciesMeta?.[peer]?.optional) continue;
+      if (!input.rootDependencies.has(peer) || input.present.has(peer) || out.has(peer)) continue;
+      const version = input.locked.get(peer);
+      if (!version) continue;
+      out.set(peer, { packageName: peer, version, of: name });
+      queue.push(peer);
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.packageName < b.packageName ? -1 : 1));
+}

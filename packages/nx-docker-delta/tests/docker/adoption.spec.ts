@@ -28,7 +28,7 @@ const describeDocker = skipped ? describe.skip : describe;
 const NS = `nxdd-adopt-${Date.now().toString(36)}${process.pid.toString(36)}`;
 const STREAM = '--output-style=stream';
 
-const DEPS = { ms: '2.1.3', '@isaacs/string-locale-compare': '1.1.0', debug: '4.3.7' };
+const DEPS = { ms: '2.1.3', '@isaacs/string-locale-compare': '1.1.0', debug: '4.3.7', 'supports-color': '7.2.0' };
 
 /** A real package-lock.json for `deps`, written by npm in a scratch folder (no install). */
 function lockfileFor(manifest: object): string {
@@ -74,6 +74,21 @@ function fixtureFiles(): Record<string, string> {
       'COPY package.json package-lock.json ./',
       'RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund',
       'COPY dist/apps/svc ./',
+      'EXPOSE 3000',
+      'CMD ["node", "main.js"]',
+      '',
+    ].join('\n'),
+    // debug loads supports-color when it is installed (an optional peer), and only then uses 256
+    // colors; the workspace installs it, the service never names it.
+    'apps/peer/project.json': JSON.stringify({ name: 'peer', projectType: 'application', targets: { build: build('peer') } }, null, 2),
+    'apps/peer/src/main.js': "const http = require('node:http');\nconst debug = require('debug');\nhttp.createServer((req, res) => res.end(String(debug.colors.length))).listen(3000);\n",
+    'apps/peer/Dockerfile': [
+      '# nx-docker-delta: context=pruned',
+      `FROM ${NODE_IMAGE}`,
+      'WORKDIR /app',
+      'COPY package.json package-lock.json ./',
+      'RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund',
+      'COPY dist/apps/peer ./',
       'EXPOSE 3000',
       'CMD ["node", "main.js"]',
       '',
@@ -147,6 +162,21 @@ describeDocker('adopting an existing workspace: never a silently broken image', 
     expect(ws.read('.nx-docker-delta/contexts/apps/svc/package-lock.json')).not.toContain('node_modules/debug');
     // The check left no container behind.
     expect(docker(['ps', '-a', '--filter', 'name=nxdd-smoke-svc', '--format', '{{.ID}}']).stdout.trim()).toBe('');
+  });
+
+  it('installs the optional peers the workspace installs (debug → supports-color): the image behaves as in the workspace', async () => {
+    const r = ok(await ws.nx(['run', 'peer:docker-build', '--smoke', STREAM]));
+    expect(linesWith(r.output, 'the optional peers its packages load')).toEqual([
+      expect.stringContaining(
+        'Added to the manifest of peer the optional peers its packages load when they are installed, as the workspace installs them: supports-color@7.2.0 (of debug).'
+      ),
+    ]);
+    expect(JSON.parse(ws.read('.nx-docker-delta/contexts/apps/peer/package.json')).dependencies).toEqual({ debug: '4.3.7', 'supports-color': '7.2.0' });
+    expect(linesWith(r.output, /✔ start check: peer listens on port 3000 after \d+\.\ds/)).toHaveLength(1);
+    // With color forced, debug picks its 256-color palette only when it can load supports-color.
+    const ref = ws.readJson('dist/nx-docker-delta/apps/peer/docker-service.json').ref as string;
+    const colors = docker(['run', '--rm', '-e', 'FORCE_COLOR=2', '--entrypoint', 'node', ref, '-e', "process.stdout.write(String(require('debug').colors.length))"]);
+    expect(colors.stdout.trim()).toBe('76');
   });
 
   it('stops before Docker with one sentence when the build output loads a package the lockfile lacks', async () => {

@@ -349,6 +349,56 @@ CMD ["node","main.js"]
     expect(read(tree)).toBe(first);
   });
 
+  it('a kept Dockerfile gets no Dockerfile.dockerignore beside it (its context stays as the user had it)', async () => {
+    const tree = await workspace('npm');
+    tree.write('.dockerignore', 'node_modules\ndist\n');
+    tree.write('apps/api/Dockerfile', 'FROM node:20\nCOPY . .\nRUN npx nx build api\n');
+    await dockerfileGenerator(tree, { project: 'api', skipFormat: true });
+    expect(read(tree)).toBe('FROM node:20\nCOPY . .\nRUN npx nx build api\n');
+    expect(tree.exists('apps/api/Dockerfile.dockerignore')).toBe(false);
+    await dockerfileGenerator(tree, { project: 'api', force: true, skipFormat: true });
+    expect(read(tree, 'apps/api/Dockerfile.dockerignore')).toMatch(/\n!dist\/apps\/api\n$/);
+  });
+
+  it('--force says what the replaced Dockerfile shipped or generated that the new one does not', async () => {
+    const tree = await workspace('npm');
+    tree.write('proto/orders.proto', 'syntax = "proto3";\n');
+    tree.write('apps/api/prisma/schema.prisma', 'datasource db {}\n');
+    tree.write('libs/shared/src/index.ts', 'export {};\n');
+    // A hand-written two-stage Dockerfile for the workspace-root context, as many are.
+    tree.write(
+      'apps/api/Dockerfile',
+      [
+        'FROM node:20 AS compile',
+        'WORKDIR /src',
+        'COPY package.json package-lock.json ./',
+        'RUN npm ci',
+        'COPY . .',
+        'RUN npx prisma generate --schema apps/api/prisma/schema.prisma && npx nx build api',
+        'FROM node:20',
+        'WORKDIR /srv',
+        'COPY --from=compile /src/dist/apps/api ./dist',
+        'COPY --from=compile /src/node_modules/.prisma ./node_modules/.prisma',
+        'COPY --from=compile /src/proto ./proto',
+        'COPY --from=compile /src/apps/api/prisma prisma/',
+        'COPY --from=compile /src/package.json ./',
+        'COPY templates /srv/templates',
+        'CMD ["node", "dist/main.js"]',
+        '',
+      ].join('\n')
+    );
+    const warnings: string[] = [];
+    const spy = jest.spyOn(console, 'warn').mockImplementation((m: string) => void warnings.push(String(m)));
+    try {
+      await dockerfileGenerator(tree, { project: 'api', force: true, skipFormat: true });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(warnings.filter((w) => w.includes('the replaced'))).toEqual([
+      'nx-docker-delta: the replaced apps/api/Dockerfile copied proto, apps/api/prisma into the image, which the generated one does not — add `COPY proto ./proto/`, `COPY apps/api/prisma ./prisma/` to its release stage for what the service reads at run time (such files are staged into the pruned context like the build output); it also ran `prisma generate`, which the generated one does not — generate the Prisma client in its deps stage (COPY the schema, RUN npx prisma generate) or the service stops with "@prisma/client did not initialize yet".',
+    ]);
+  });
+
   it('--force over a Dockerfile that EXPOSEs a port keeps the port unless --port says otherwise', async () => {
     const tree = await workspace('npm');
     tree.write('apps/api/Dockerfile', 'FROM node:20\nWORKDIR /app\nCOPY dist .\nEXPOSE 8080\nCMD ["node","main.js"]\n');

@@ -171,7 +171,7 @@ function nestEntryFile(tree: Tree, p: ResolvedProject): string | undefined {
  * beside the Dockerfile instead of the root file, so that copy of it, plus one `!<output>` line,
  * lets this image see its output and changes nothing for the workspace's other Dockerfiles.
  */
-function dockerignoreKeepingOutput(tree: Tree, p: ResolvedProject, out: string): string | undefined {
+function dockerignoreKeepingOutput(tree: Tree, p: ResolvedProject, out: string): { text: string; note: string } | undefined {
   const own = posix.join(p.root, 'Dockerfile.dockerignore');
   if (tree.exists(own)) {
     // Docker reads this one, not the root file: it is the user's to fix, never replaced.
@@ -187,8 +187,85 @@ function dockerignoreKeepingOutput(tree: Tree, p: ResolvedProject, out: string):
     logger.warn(`nx-docker-delta: .dockerignore excludes ${out}, the build output ${p.name}'s image copies, and a \`!${out}\` line does not bring it back — fix .dockerignore or write ${p.root}/Dockerfile.dockerignore.`);
     return undefined;
   }
-  logger.info(`nx-docker-delta: .dockerignore excludes ${out}, which ${p.name}'s image copies: ${p.root}/Dockerfile.dockerignore (Docker reads it instead, for this Dockerfile only) is that file plus \`!${out}\`.`);
-  return text;
+  return { text, note: `nx-docker-delta: .dockerignore excludes ${out}, which ${p.name}'s image copies: ${p.root}/Dockerfile.dockerignore (Docker reads it instead, for this Dockerfile only) is that file plus \`!${out}\`.` };
+}
+
+/**
+ * `--force` over a hand-written Dockerfile: what it shipped from the workspace (COPY lines of its
+ * last stage, also through a build stage that copied the repository) and the generator steps it
+ * ran (`prisma generate`) that the generated one does not — said once, so a file the service
+ * reads at run time (a `.proto`, templates) is not lost silently.
+ */
+function warnDroppedByReplacement(tree: Tree, path: string, replaced: string, generated: string): void {
+  const dropped = droppedByReplacement(replaced, generated).filter((d) => tree.exists(d.source));
+  const generates = /\bprisma\s+generate\b/.test(replaced);
+  if (!dropped.length && !generates) return;
+  const parts: string[] = [];
+  if (dropped.length) {
+    parts.push(
+      `copied ${dropped.map((d) => d.source).join(', ')} into the image, which the generated one does not — add ${dropped.map((d) => `\`COPY ${d.source} ${d.dest}\``).join(', ')} to its release stage for what the service reads at run time (such files are staged into the pruned context like the build output)`
+    );
+  }
+  if (generates) {
+    parts.push('ran `prisma generate`, which the generated one does not — generate the Prisma client in its deps stage (COPY the schema, RUN npx prisma generate) or the service stops with "@prisma/client did not initialize yet"');
+  }
+  logger.warn(`nx-docker-delta: the replaced ${path} ${parts.join('; it also ')}.`);
+}
+
+const NOT_SHIPPED_SOURCE = /^(\.|\.\/|package(-lock)?\.json|package\*\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|pnpm-workspace\.yaml|\.npmrc|\.yarnrc(\.yml)?|node_modules(\/.*)?|dist(\/.*)?|nx\.json|tsconfig[^/]*\.json)$/;
+
+/**
+ * Workspace paths the last stage of `replaced` copies (directly, or from an earlier stage that
+ * copied the whole repository to its WORKDIR) that `generated` never names, with the destination
+ * the replaced Dockerfile gave them. Manifests, lockfiles, node_modules and build output (`dist/…`)
+ * are not listed: the generated Dockerfile has its own.
+ */
+export function droppedByReplacement(replaced: string, generated: string): Array<{ source: string; dest: string }> {
+  const lines = replaced.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim());
+  type Stage = { name?: string; workdir: string; copiedRepoTo?: string };
+  const stages: Stage[] = [];
+  const last: Array<{ from?: string; sources: string[]; dest: string; workdir: string }> = [];
+  for (const line of lines) {
+    const from = /^FROM\s+\S+(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) {
+      stages.push({ name: from[1]?.toLowerCase(), workdir: '/' });
+      last.length = 0;
+      continue;
+    }
+    const stage = stages.at(-1);
+    if (!stage) continue;
+    const workdir = /^WORKDIR\s+(\S+)/i.exec(line);
+    if (workdir) {
+      stage.workdir = workdir[1].startsWith('/') ? workdir[1] : posix.join(stage.workdir, workdir[1]);
+      continue;
+    }
+    const copy = /^(?:COPY|ADD)\s+(.*)$/i.exec(line);
+    if (!copy) continue;
+    const words = copy[1].split(/\s+/).filter(Boolean);
+    const fromFlag = words.find((w) => w.startsWith('--from='))?.slice('--from='.length).toLowerCase();
+    const args = words.filter((w) => !w.startsWith('--'));
+    if (args.length < 2) continue;
+    const dest = args[args.length - 1];
+    const sources = args.slice(0, -1);
+    if (!fromFlag && sources.length === 1 && (sources[0] === '.' || sources[0] === './')) stage.copiedRepoTo = posix.resolve(stage.workdir, dest);
+    last.push({ from: fromFlag, sources, dest, workdir: stage.workdir });
+  }
+  const named = new Map(stages.filter((s) => s.name).map((s) => [s.name as string, s]));
+  const out: Array<{ source: string; dest: string }> = [];
+  for (const copy of last) {
+    for (const raw of copy.sources) {
+      let source: string | undefined = raw.replace(/^\.\//, '').replace(/\/+$/, '');
+      if (copy.from !== undefined) {
+        const repo = named.get(copy.from)?.copiedRepoTo;
+        const inStage = posix.resolve(named.get(copy.from)?.workdir ?? '/', raw);
+        source = repo && (inStage === repo || inStage.startsWith(`${repo}/`)) ? posix.relative(repo, inStage) : undefined;
+      }
+      if (!source || NOT_SHIPPED_SOURCE.test(source) || generated.includes(source)) continue;
+      const dest = copy.dest.startsWith('/') ? copy.dest : `./${posix.relative('.', copy.dest.replace(/^\.\//, '')) || '.'}`;
+      if (!out.some((o) => o.source === source)) out.push({ source, dest: dest.endsWith('/') || dest === '.' || dest === './' ? dest : `${dest}/` });
+    }
+  }
+  return out;
 }
 
 /** `--force` over a Dockerfile that EXPOSEs a port, without `--port`: the new one keeps that port (and says so). */
@@ -257,7 +334,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
   const port = schema.port ?? keptPort(tree, posix.join(project.root, 'Dockerfile'), schema.force);
   let content: string;
   /** `<Dockerfile>.dockerignore` text when the root .dockerignore would keep the build output out (see dockerignoreKeepingOutput). */
-  let includeBuildOutput: string | undefined;
+  let includeBuildOutput: { text: string; note: string } | undefined;
   if (toolchain.kind === 'elixir') {
     const app = posix.basename(project.root);
     if (!new RegExp(`releases:[\\s\\S]*\\b${app}:`).test(tree.read('mix.exs', 'utf-8') ?? '')) {
@@ -324,8 +401,15 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
       packageManagerFiles,
     });
   }
-  writeUserFile(tree, posix.join(project.root, 'Dockerfile'), content, { force: schema.force });
-  if (includeBuildOutput) writeUserFile(tree, posix.join(project.root, 'Dockerfile.dockerignore'), includeBuildOutput, { force: schema.force });
+  const dockerfilePath = posix.join(project.root, 'Dockerfile');
+  const replaced = schema.force && tree.exists(dockerfilePath) ? (tree.read(dockerfilePath, 'utf-8') ?? undefined) : undefined;
+  const written = writeUserFile(tree, dockerfilePath, content, { force: schema.force });
+  if (written === 'overwritten' && replaced !== undefined && toolchain.kind === 'node') warnDroppedByReplacement(tree, dockerfilePath, replaced, content);
+  // A kept Dockerfile is the user's: its build context stays as it was (no .dockerignore beside it).
+  if (includeBuildOutput && written !== 'kept') {
+    logger.info(includeBuildOutput.note);
+    writeUserFile(tree, posix.join(project.root, 'Dockerfile.dockerignore'), includeBuildOutput.text, { force: schema.force });
+  }
   const registryNote = toolchain.kind === 'node' ? privateRegistryNote(tree) : undefined;
   if (registryNote) logger.info(registryNote);
   if (!schema.skipFormat) await formatFiles(tree);
