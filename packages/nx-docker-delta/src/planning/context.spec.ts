@@ -30,6 +30,20 @@ describe('inferContext', () => {
       })
     ).toEqual({ context: '.', reason: 'its COPY sources (package.json, pnpm-lock.yaml, nx.json) are paths from the workspace root, not from apps/api' });
   });
+  it("the Dockerfile's own folder when its sources are there: gateway/Dockerfile beside its nginx.conf, in the root project", () => {
+    expect(inferContext({ projectRoot: '.', dockerfileDir: 'gateway', sources: ['nginx.conf'], exists: tree(['gateway/nginx.conf', 'package.json']) })).toEqual({
+      context: 'gateway',
+      reason: "its COPY sources (nginx.conf) are in gateway, the Dockerfile's folder",
+    });
+    expect(
+      inferContext({ projectRoot: 'apps/api', dockerfileDir: 'apps/api/docker', sources: ['conf/app.conf'], exists: tree(['apps/api/docker/conf/app.conf']) }).context
+    ).toBe('apps/api/docker');
+    // Sources found at the root (or in the project folder) as often keep the old choice.
+    expect(inferContext({ projectRoot: '.', dockerfileDir: 'gateway', sources: ['package.json'], exists: tree(['package.json']) }).context).toBe('.');
+    expect(
+      inferContext({ projectRoot: 'apps/api', dockerfileDir: 'apps/api/docker', sources: ['src'], exists: tree(['apps/api/src', 'apps/api/docker/src']) }).context
+    ).toBe('apps/api');
+  });
   it('workspace root for build output copied by its workspace path, even before it is built', () => {
     expect(inferContext({ projectRoot: 'apps/api', sources: ['dist/apps/api'], exists: tree([]) }).context).toBe('.');
   });

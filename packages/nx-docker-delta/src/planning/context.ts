@@ -65,6 +65,8 @@ export interface InferContextInput {
   sources: readonly string[];
   /** Does this workspace-relative path exist? */
   exists: (path: string) => boolean;
+  /** Workspace-relative folder of the Dockerfile, when it is not the project folder itself. */
+  dockerfileDir?: string;
 }
 
 const normalize = (source: string) => source.replace(/^(\.\/)+/, '').replace(/\/+$/, '') || '.';
@@ -80,9 +82,18 @@ export function inferContext(input: InferContextInput): ContextChoice {
     const context = input.directive === 'pruned' ? 'pruned' : normalize(input.directive);
     return { context, reason: `the Dockerfile's \`# nx-docker-delta: context=${input.directive}\` line` };
   }
-  if (projectRoot === '.' || projectRoot === '') return { context: '.', reason: 'the project is the workspace root' };
   const plain = input.sources.map(normalize).filter((s) => s !== '.' && !/[*?[$]/.test(s) && !s.startsWith('/') && !s.startsWith('..'));
   const probed = [...new Set(plain)].slice(0, MAX_PROBED_SOURCES);
+  const rootProject = projectRoot === '.' || projectRoot === '';
+  // A Dockerfile in a folder of its own (gateway/Dockerfile beside its nginx.conf, in no project
+  // or deeper in one) was written for that folder when its sources are there and not elsewhere.
+  const dir = input.dockerfileDir ? normalize(input.dockerfileDir) : undefined;
+  if (dir && dir !== '.' && dir !== normalize(projectRoot || '.') && probed.length > 0) {
+    const inDir = probed.filter((s) => input.exists(`${dir}/${s}`));
+    const elsewhere = Math.max(probed.filter((s) => input.exists(s)).length, rootProject ? 0 : probed.filter((s) => input.exists(`${projectRoot}/${s}`)).length);
+    if (inDir.length > elsewhere) return { context: dir, reason: `its COPY sources (${inDir.slice(0, 3).join(', ')}) are in ${dir}, the Dockerfile's folder` };
+  }
+  if (rootProject) return { context: '.', reason: 'the project is the workspace root' };
   if (probed.length === 0) return { context: projectRoot, reason: 'the project folder (default)' };
   // Scored, not first-hit: a TS-solution project has its own package.json, yet a Dockerfile that
   // also copies the lockfile, nx.json and apps/ was written for the workspace root.

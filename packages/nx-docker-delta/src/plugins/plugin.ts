@@ -177,6 +177,7 @@ function inferDockerTargets(
       directive: service.facts.directives.context,
       sources: copySources,
       exists: (path) => probeExists(join(context.workspaceRoot, path)),
+      dockerfileDir: posix.dirname(service.file),
     });
     return createServiceTargets({
       projectRoot: service.root,
