@@ -388,7 +388,9 @@ CMD ["node","main.js"]
       ].join('\n')
     );
     const warnings: string[] = [];
-    const spy = jest.spyOn(console, 'warn').mockImplementation((m: string) => void warnings.push(String(m)));
+    // Nx's logger colours its warnings where picocolors sees a terminal or CI=true: compared without.
+    // eslint-disable-next-line no-control-regex
+    const spy = jest.spyOn(console, 'warn').mockImplementation((m: string) => void warnings.push(String(m).replace(/\x1b\[[0-9;]*m/g, '')));
     try {
       await dockerfileGenerator(tree, { project: 'api', force: true, skipFormat: true });
     } finally {
