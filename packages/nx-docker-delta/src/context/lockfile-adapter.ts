@@ -405,16 +405,22 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   return { packageManager: pm, files, workspaceModules, added, peers, ...(lockReplaced ? { lockReplaced } : {}) };
 }
 
-/** Adds the optional peers the workspace installs ({@link planProvidedPeers}) to `manifest.dependencies`. */
-function addProvidedPeers(manifest: Json, o: PruneOptions, rootManifest: Json, workspaceModules: WorkspaceModule[]): ProvidedPeer[] {
+/** What a manifest holds (any section, or installed from the workspace) and the version the graph locks for each npm package. */
+function manifestFacts(manifest: Json, workspaceModules: WorkspaceModule[], graph: ProjectGraph): { present: Set<string>; locked: Map<string, string> } {
   const present = new Set<string>([
     ...workspaceModules.map((m) => m.name),
     ...DEP_SECTIONS.flatMap((section) => Object.keys((manifest[section] as Json | undefined) ?? {})),
   ]);
   const locked = new Map<string, string>();
-  for (const [key, ext] of Object.entries(o.projectGraph.externalNodes ?? {})) {
+  for (const [key, ext] of Object.entries(graph.externalNodes ?? {})) {
     if (key === `npm:${ext.data.packageName}`) locked.set(ext.data.packageName, ext.data.version);
   }
+  return { present, locked };
+}
+
+/** Adds the optional peers the workspace installs ({@link planProvidedPeers}) to `manifest.dependencies`. */
+function addProvidedPeers(manifest: Json, o: PruneOptions, rootManifest: Json, workspaceModules: WorkspaceModule[]): ProvidedPeer[] {
+  const { present, locked } = manifestFacts(manifest, workspaceModules, o.projectGraph);
   const peers = planProvidedPeers({
     installs: Object.keys({ ...((manifest.dependencies as Json | undefined) ?? {}), ...((manifest.optionalDependencies as Json | undefined) ?? {}) }),
     manifestOf: (name) => {
@@ -504,14 +510,7 @@ function addLoadedPackages(
   ctx: { workspaceModules: WorkspaceModule[]; lockName: string; pm: PackageManager }
 ): PrunedManifest['added'] {
   if (!o.loadedPackages?.length) return [];
-  const present = new Set<string>([
-    ...ctx.workspaceModules.map((m) => m.name),
-    ...DEP_SECTIONS.flatMap((section) => Object.keys((manifest[section] as Json | undefined) ?? {})),
-  ]);
-  const locked = new Map<string, string>();
-  for (const [key, ext] of Object.entries(o.projectGraph.externalNodes ?? {})) {
-    if (key === `npm:${ext.data.packageName}`) locked.set(ext.data.packageName, ext.data.version);
-  }
+  const { present, locked } = manifestFacts(manifest, ctx.workspaceModules, o.projectGraph);
   const ownName = o.projectGraph.nodes[o.projectName]?.data.metadata?.js?.packageName;
   const missing = planMissingPackages({
     requests: o.loadedPackages,
