@@ -379,7 +379,7 @@ async function measureContender({ id, contender, ws, out, log, docker, registry,
 async function measureP5({ baseEnv, templateDir }) {
   say(`P5 graph cost on ${P5_PROJECTS} projects`);
   try {
-    results.p5 = await measureGraphCost({ benchRoot, templateDir, projects: P5_PROJECTS, runs: Math.max(R, 3), env: baseEnv, log: join(logDir, 'P5.log'), say });
+    results.p5 = await measureGraphCost({ benchRoot, templateDir, projects: P5_PROJECTS, runs: Math.max(R, 7), env: baseEnv, log: join(logDir, 'P5.log'), say });
   } catch (error) {
     results.notes.push(`P5 FAILED: ${error.message}`);
     say(`✖ P5: ${error.message}`);

@@ -11,16 +11,22 @@ import { nxJson, rootPackageJson, writeFiles } from './workspace.mjs';
 // Nx runs each plugin in a worker process of its own (plugin isolation, the default); the
 // in-process variants (NX_ISOLATE_PLUGINS=false) separate what the plugin itself costs from that.
 export const IN_PROCESS = ', in-process (NX_ISOLATE_PLUGINS=false)';
-const VARIANTS = {
+// The floor any plugin pays: a plugin that matches the same files and infers nothing (Nx still
+// starts its worker, loads it and calls it). Loaded by absolute path, outside the workspace, so Nx
+// resolves it as it resolves an installed package (no workspace project scan, no transpiler).
+export const NOOP = 'no-op plugin (infers nothing)';
+const variantsFor = (noopPath) => ({
   without: { plugins: [] },
+  [NOOP]: { plugins: [{ plugin: noopPath }] },
   'nx-docker-delta': { plugins: [{ plugin: 'nx-docker-delta' }] },
   '@nx/docker': { plugins: [{ plugin: '@nx/docker' }] },
   // Nx's own default plugins (project.json, package.json, lockfile) are isolated too: the in-process
   // variants compare with this one.
   [`without${IN_PROCESS}`]: { plugins: [], env: { NX_ISOLATE_PLUGINS: 'false' } },
+  [`${NOOP}${IN_PROCESS}`]: { plugins: [{ plugin: noopPath }], env: { NX_ISOLATE_PLUGINS: 'false' } },
   [`nx-docker-delta${IN_PROCESS}`]: { plugins: [{ plugin: 'nx-docker-delta' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
   [`@nx/docker${IN_PROCESS}`]: { plugins: [{ plugin: '@nx/docker' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
-};
+});
 
 export async function measureGraphCost({ benchRoot, templateDir, projects, runs, env, log, say }) {
   const root = join(benchRoot, 'p5');
@@ -42,20 +48,39 @@ export async function measureGraphCost({ benchRoot, templateDir, projects, runs,
   await git(ws, ['init', '-q', '-b', 'main'], log);
   await commitAll(ws, 'p5', log);
 
+  const noopDir = join(benchRoot, 'p5-noop-plugin');
+  mkdirSync(noopDir, { recursive: true });
+  writeFileSync(join(noopDir, 'package.json'), JSON.stringify({ name: 'p5-noop-plugin', version: '0.0.0', main: 'index.js' }) + '\n');
+  writeFileSync(join(noopDir, 'index.js'), "exports.createNodesV2 = exports.createNodes = ['**/*{Dockerfile,dockerfile,Containerfile}*', () => []];\n");
+  const variants = Object.entries(variantsFor(join(noopDir, 'index.js')));
+
+  // Each variant keeps its own workspace data directory (Nx's graph and file-hash caches, the
+  // plugins' caches), so switching nx.json between runs invalidates nothing; the runs are then
+  // interleaved (one of each variant per round), so a change in the machine's load hits every
+  // variant alike instead of one.
+  const nxBin = join(root, 'node_modules/nx/dist/bin/nx.js');
+  const envOf = (variant, variantEnv = {}) => ({ ...ws.env, ...variantEnv, NX_WORKSPACE_DATA_DIRECTORY: join(root, '.nx', `data-${variant.replace(/\W+/g, '-')}`) });
   const show = {};
-  for (const [variant, { plugins, env: variantEnv = {} }] of Object.entries(VARIANTS)) {
+  const times = {};
+  for (const [variant, { plugins, env: variantEnv }] of variants) {
     writeFileSync(join(root, 'nx.json'), nxJson(plugins));
-    const env = { ...ws.env, ...variantEnv };
-    const nxBin = join(root, 'node_modules/nx/dist/bin/nx.js');
+    const env = envOf(variant, variantEnv);
     const warm = await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env, log });
     // Counted through a file: Nx exits before a piped stdout is drained, so pipes lose lines.
     const listFile = join(root, `.nx-projects-${variant.replace(/\W/g, '')}.txt`);
     await run('sh', ['-c', 'exec "$0" "$@" > "$LIST_FILE"', process.execPath, nxBin, 'show', 'projects'], { cwd: root, env: { ...env, LIST_FILE: listFile }, log });
-    const count = readFileSync(listFile, 'utf8').split('\n').filter(Boolean).length;
-    const times = [];
-    for (let r = 0; r < runs; r++) times.push((await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env, log })).ms);
-    show[variant] = { ...stats(times), projects: count, firstRunMs: warm.ms };
-    say(`P5 nx show projects [${variant}]: ${(show[variant].median / 1000).toFixed(2)} s median (${count} projects)`);
+    show[variant] = { projects: readFileSync(listFile, 'utf8').split('\n').filter(Boolean).length, firstRunMs: warm.ms };
+    times[variant] = [];
+  }
+  for (let r = 0; r < runs; r++) {
+    for (const [variant, { plugins, env: variantEnv }] of variants) {
+      writeFileSync(join(root, 'nx.json'), nxJson(plugins));
+      times[variant].push((await run(process.execPath, [nxBin, 'show', 'projects'], { cwd: root, env: envOf(variant, variantEnv), log })).ms);
+    }
+  }
+  for (const [variant] of variants) {
+    show[variant] = { ...stats(times[variant]), ...show[variant] };
+    say(`P5 nx show projects [${variant}]: ${(show[variant].median / 1000).toFixed(2)} s median (${show[variant].projects} projects)`);
   }
 
   // createNodes called directly, in one process as Nx's plugin worker does (module loaded once).
@@ -77,7 +102,7 @@ export async function measureGraphCost({ benchRoot, templateDir, projects, runs,
       }
       console.log(JSON.stringify({ loadMs, times, nodes }));
     })();`;
-  writeFileSync(join(root, 'nx.json'), nxJson(VARIANTS['nx-docker-delta'].plugins));
+  writeFileSync(join(root, 'nx.json'), nxJson([{ plugin: 'nx-docker-delta' }]));
   const direct = await run(process.execPath, ['-e', script], { cwd: root, env: ws.env, log, capture: true });
   const parsed = JSON.parse(direct.stdout.trim().split('\n').pop());
   const createNodes = { files: dockerfiles.length, results: parsed.nodes, moduleLoadMs: parsed.loadMs, firstCallMs: parsed.times[0], ...stats(parsed.times.slice(1)) };

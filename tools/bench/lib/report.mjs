@@ -8,6 +8,8 @@ const x = (ratio) => (ratio === undefined || !Number.isFinite(ratio) ? 'n/a' : `
 
 // The P5 variant with the plugin loaded in Nx's own process (lib/graph-cost.mjs IN_PROCESS).
 const IN_PROCESS = ', in-process (NX_ISOLATE_PLUGINS=false)';
+// The P5 variant that loads a plugin inferring nothing (lib/graph-cost.mjs NOOP).
+const NOOP = 'no-op plugin (infers nothing)';
 const ORDER = ['ours', 'nxdocker', 'naive', 'nxcontainer'];
 const SHORT = { ours: '**nx-docker-delta**', nxdocker: '@nx/docker 23.2.1 (`setup-docker`)', naive: 'naive (copy repo, install, `nx build`, per-service loop)', nxcontainer: '@nx-tools/nx-container 7.3.0 (buildx)' };
 
@@ -91,13 +93,20 @@ export function targets(results, variant) {
   add('P3 ≥ 5× faster than a no-cache rebuild', nc === undefined ? 'n/a' : `${x(nc)} (${s(ours.P3nocache.median)} vs ${s(ours.P3.median)})`, nc === undefined ? undefined : nc >= 5,
     () => `the no-cache rebuild of the one service (base + its dependency install + app) takes ${s(ours.P3nocache?.median)}; the registry-cached run still spends ${s(ours.P3?.median)} (receipt phases, largest: ${topPhases(ours.P3?.phases) ?? 'n/a'}).`);
   if (results.p5) {
-    const added = (results.p5.show['nx-docker-delta'].median - results.p5.show.without.median) / results.p5.show.without.median;
-    const inProcess = results.p5.show[`nx-docker-delta${IN_PROCESS}`];
-    const withoutInProcess = results.p5.show[`without${IN_PROCESS}`] ?? results.p5.show.without;
-    const addedInProcess = inProcess && (inProcess.median - withoutInProcess.median) / withoutInProcess.median;
-    add('P5 ≤ 10 % added to `nx show projects`', `${(added * 100).toFixed(1)} %`, added <= 0.1, () =>
-      inProcess
-        ? `Nx starts a worker process per plugin (isolation, the default): with every plugin in Nx's own process (\`NX_ISOLATE_PLUGINS=false\`, against the same setting without plugins) the plugin adds ${(addedInProcess * 100).toFixed(1)} %, so the rest of the ${(added * 100).toFixed(1)} % is its worker's start-up (@nx/docker pays it too; see the P5 section).`
+    const show = results.p5.show;
+    const addedBy = (variant) => {
+      const st = show[variant];
+      const base = variant.endsWith(IN_PROCESS) ? show[`without${IN_PROCESS}`] : show.without;
+      return st && base ? (st.median - base.median) / base.median : undefined;
+    };
+    const pct = (v) => `${(v * 100).toFixed(1)} %`;
+    const added = addedBy('nx-docker-delta');
+    const inProcess = addedBy(`nx-docker-delta${IN_PROCESS}`);
+    const floor = addedBy(NOOP);
+    const floorInProcess = addedBy(`${NOOP}${IN_PROCESS}`);
+    add('P5 ≤ 10 % added to `nx show projects`', pct(added), added <= 0.1, () =>
+      inProcess !== undefined
+        ? `Nx starts a worker process per plugin (isolation, the default)${floor !== undefined ? `: a plugin that infers nothing already adds ${pct(floor)}, the floor of any plugin here` : ''}. With every plugin in Nx's own process (\`NX_ISOLATE_PLUGINS=false\`, against the same setting without plugins) the plugin adds ${pct(inProcess)}${floorInProcess !== undefined ? ` (the no-op plugin ${pct(floorInProcess)})` : ''}: its own share is loading, \`createNodes\` and Nx merging its targets into ${results.p5.projects} projects (see the P5 section).`
         : 'inference runs in Nx\'s plugin worker on every graph computation (see the P5 section).');
   }
   const depImages = ours.P6?.dependencyImagesBuilt;

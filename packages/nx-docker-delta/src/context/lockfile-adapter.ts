@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { InstalledManifest, planMissingPackages, planProvidedPeers, ProvidedPeer } from '../planning/module-specifiers';
-import { checkNpmLock, type NpmLock, pruneNpmLock } from './npm-lock';
+import { chooseNpmLock } from './npm-lock';
 import {
   detectPackageManager,
   type PackageManager,
@@ -384,7 +384,10 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
     })
   );
   if (linkByHand && files[lockName]) files[lockName] = linkWorkspaceModulesNpm(files[lockName], manifest, workspaceModules);
-  const lockReplaced = pm === 'npm' && workspaceModules.length === 0 && files[lockName] ? replaceNpmLock(files, lockName, rootLock, manifest) : undefined;
+  const ownLock =
+    pm === 'npm' && workspaceModules.length === 0 && files[lockName] ? chooseNpmLock({ project: o.projectName, nxLock: files[lockName], rootLock, manifest }) : undefined;
+  if (ownLock) files[lockName] = ownLock.lock;
+  const lockReplaced = ownLock?.why;
   if (!lockReplaced) nxOutput.release();
   const lock = files[lockName];
   if (lock === undefined || lock.length === 0) {
@@ -434,43 +437,8 @@ function addProvidedPeers(manifest: Json, o: PruneOptions, rootManifest: Json, w
     present,
     locked,
   });
-  if (peers.length) {
-    manifest.dependencies = sortKeysDeep({
-      ...((manifest.dependencies as Json | undefined) ?? {}),
-      ...Object.fromEntries(peers.map((p) => [p.packageName, p.version])),
-    });
-  }
+  addDependencies(manifest, peers);
   return peers;
-}
-
-/**
- * An npm lockfile from Nx that npm would refuse (or the whole root lockfile, Nx's fallback) is
- * replaced by the root lockfile pruned along its own layout. Returns why, or undefined when Nx's
- * stays (it is consistent, or the root lockfile cannot be pruned here: then the caller's checks
- * speak).
- */
-function replaceNpmLock(files: Record<string, string>, lockName: string, rootLock: string, manifest: Json): string | undefined {
-  let why: string | undefined;
-  if (files[lockName] === rootLock) why = "Nx's pruning failed and returned the whole lockfile";
-  else {
-    try {
-      const problem = checkNpmLock(JSON.parse(files[lockName]) as NpmLock);
-      if (problem) why = `Nx's pruned lockfile is one npm would refuse: ${problem}`;
-    } catch (error) {
-      why = `Nx's pruned lockfile is not JSON (${(error as Error).message})`;
-    }
-  }
-  if (!why) return undefined;
-  let root: NpmLock;
-  try {
-    root = JSON.parse(rootLock) as NpmLock;
-  } catch {
-    return undefined;
-  }
-  const own = pruneNpmLock(root, manifest);
-  if (!own.ok || checkNpmLock(own.lock)) return undefined;
-  files[lockName] = JSON.stringify(own.lock, null, 2) + '\n';
-  return why;
 }
 
 /** Runs `body` with stdout/stderr writes held; `release()` prints them afterwards (once). */
@@ -530,13 +498,17 @@ function addLoadedPackages(
     );
   }
   const added = missing.flatMap((m) => (m.kind === 'add' ? [{ packageName: m.packageName, version: m.version, file: m.file }] : []));
-  if (added.length) {
-    manifest.dependencies = sortKeysDeep({
-      ...((manifest.dependencies as Json | undefined) ?? {}),
-      ...Object.fromEntries(added.map((a) => [a.packageName, a.version])),
-    });
-  }
+  addDependencies(manifest, added);
   return added;
+}
+
+/** `manifest.dependencies` plus each package at its version, sorted (untouched when there are none). */
+function addDependencies(manifest: Json, packages: ReadonlyArray<{ packageName: string; version: string }>): void {
+  if (!packages.length) return;
+  manifest.dependencies = sortKeysDeep({
+    ...((manifest.dependencies as Json | undefined) ?? {}),
+    ...Object.fromEntries(packages.map((p) => [p.packageName, p.version])),
+  });
 }
 
 /**

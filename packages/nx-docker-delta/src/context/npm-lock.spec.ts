@@ -1,4 +1,4 @@
-import { checkNpmLock, NpmLock, NpmLockEntry, pruneNpmLock, resolveInLock } from './npm-lock';
+import { checkNpmLock, chooseNpmLock, NpmLock, NpmLockEntry, pruneNpmLock, resolveInLock } from './npm-lock';
 
 const pkg = (version: string, deps?: Record<string, string>, extra: Partial<NpmLockEntry> = {}): NpmLockEntry => ({
   version,
@@ -156,5 +156,44 @@ describe('pruneNpmLock', () => {
     (linked.packages as Record<string, NpmLockEntry>)['node_modules/@acme/lib'] = { resolved: 'libs/lib', link: true };
     expect(pruneNpmLock(linked, { dependencies: { '@acme/lib': '*' } })).toEqual({ ok: false, reason: 'node_modules/@acme/lib is a workspace link' });
     expect(pruneNpmLock({ lockfileVersion: 1, dependencies: {} }, { dependencies: {} })).toMatchObject({ ok: false });
+  });
+});
+
+describe('chooseNpmLock', () => {
+  const manifest = { name: 'mail', version: '0.0.1', dependencies: { 'web-resource-inliner': '^5.0.0' } };
+  /** Nx 21's output for the workspace above: the re-hoisted domhandler npm refuses. */
+  const refusedByNpm = () => {
+    const lock = pruneNpmLock(rootLock(), manifest);
+    if (!lock.ok) throw new Error(lock.reason);
+    const p = lock.lock.packages as Record<string, NpmLockEntry>;
+    p['node_modules/web-resource-inliner/node_modules/htmlparser2/node_modules/domhandler'] = pkg('4.3.1');
+    delete p['node_modules/web-resource-inliner/node_modules/dom-serializer/node_modules/domhandler'];
+    delete p['node_modules/web-resource-inliner/node_modules/domutils/node_modules/domhandler'];
+    return JSON.stringify(lock.lock);
+  };
+  const text = (lock: NpmLock) => JSON.stringify(lock, null, 2) + '\n';
+
+  it("keeps Nx's lockfile when npm would accept it", () => {
+    const good = pruneNpmLock(rootLock(), manifest);
+    expect(good.ok && chooseNpmLock({ project: 'mail', nxLock: text(good.lock), rootLock: text(rootLock()), manifest })).toBeUndefined();
+  });
+
+  it("prunes the root lockfile itself when npm would refuse Nx's, and says why", () => {
+    const chosen = chooseNpmLock({ project: 'mail', nxLock: refusedByNpm(), rootLock: text(rootLock()), manifest });
+    expect(chosen?.why).toMatch(/^Nx's pruned lockfile is one npm would refuse: .*domhandler/);
+    expect(checkNpmLock(JSON.parse(chosen?.lock as string))).toBeUndefined();
+  });
+
+  it("fails before Docker, in one sentence naming the fix, when neither Nx's lockfile nor the root one can be used", () => {
+    const root = rootLock();
+    delete (root.packages as Record<string, NpmLockEntry>)['node_modules/domelementtype'];
+    expect(() => chooseNpmLock({ project: 'mail', nxLock: refusedByNpm(), rootLock: text(root), manifest })).toThrow(
+      /^Cannot stage an npm lockfile for "mail": Nx's pruned lockfile is one npm would refuse: .*, and pruning the root package-lock\.json here failed too \(.*domelementtype.*\) — run `npm install` at the workspace root so package-lock\.json matches every package\.json, then rebuild\.$/
+    );
+  });
+
+  it('leaves the whole-root-lockfile fallback to the caller when the root lockfile cannot be pruned here either', () => {
+    const v1 = text({ lockfileVersion: 1, dependencies: {} } as NpmLock);
+    expect(chooseNpmLock({ project: 'mail', nxLock: v1, rootLock: v1, manifest })).toBeUndefined();
   });
 });

@@ -187,3 +187,37 @@ export function pruneNpmLock(rootLock: NpmLock, manifest: NpmManifest): PrunedNp
 function dropUndefined<T extends Record<string, unknown>>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
+
+/**
+ * What to stage as the npm lockfile of `project`, given the one Nx pruned: `undefined` keeps Nx's
+ * (it is consistent, or it is the whole root lockfile — the caller explains that fallback);
+ * otherwise the root lockfile pruned here, with why Nx's was not used. Throws one sentence when
+ * Nx's lockfile is one npm would refuse and the root lockfile cannot be pruned here either: the
+ * build would otherwise fail later, inside Docker, at `npm ci`.
+ */
+export function chooseNpmLock(input: { project: string; nxLock: string; rootLock: string; manifest: NpmManifest }): { lock: string; why: string } | undefined {
+  let why: string | undefined;
+  if (input.nxLock === input.rootLock) why = "Nx's pruning failed and returned the whole lockfile";
+  else {
+    try {
+      const problem = checkNpmLock(JSON.parse(input.nxLock) as NpmLock);
+      if (problem) why = `Nx's pruned lockfile is one npm would refuse: ${problem}`;
+    } catch (error) {
+      why = `Nx's pruned lockfile is not JSON (${(error as Error).message})`;
+    }
+  }
+  if (!why) return undefined;
+  let reason: string;
+  try {
+    const own = pruneNpmLock(JSON.parse(input.rootLock) as NpmLock, input.manifest);
+    const problem = own.ok ? checkNpmLock(own.lock) : own.reason;
+    if (own.ok && !problem) return { lock: JSON.stringify(own.lock, null, 2) + '\n', why };
+    reason = problem as string;
+  } catch (error) {
+    reason = `the root package-lock.json is not JSON (${(error as Error).message})`;
+  }
+  if (input.nxLock === input.rootLock) return undefined;
+  throw new Error(
+    `Cannot stage an npm lockfile for "${input.project}": ${why}, and pruning the root package-lock.json here failed too (${reason}) — run \`npm install\` at the workspace root so package-lock.json matches every package.json, then rebuild.`
+  );
+}

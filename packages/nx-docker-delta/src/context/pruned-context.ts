@@ -236,6 +236,7 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     wanted.set(`${WORKSPACE_MANIFESTS_DIR}/${dir}/package.json`, manifest);
   }
 
+  let buildLockReplaced: string | undefined;
   if (needsBuildManifest) {
     const build = prunePackageManifest({
       workspaceRoot: o.workspaceRoot,
@@ -248,6 +249,7 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
     for (const [path, content] of Object.entries(build.files)) {
       wanted.set(`${BUILD_MANIFEST_DIR}/${path}`, { content: Buffer.from(content), mode: 0o644 });
     }
+    buildLockReplaced = build.lockReplaced;
   }
 
   for (const [rel, entry] of copied) if (!wanted.has(rel)) wanted.set(rel, entry);
@@ -258,6 +260,9 @@ export async function stagePrunedContext(o: StagePrunedContextOptions): Promise<
   }
   if (pruned.lockReplaced) {
     o.log?.(`Pruned the npm lockfile of ${o.projectName} from the root lockfile's own layout: ${pruned.lockReplaced}.`);
+  }
+  if (buildLockReplaced) {
+    o.log?.(`Pruned the npm lockfile of ${o.projectName}'s build manifest (compile=docker) from the root lockfile's own layout: ${buildLockReplaced}.`);
   }
   if (pruned.added.length) {
     o.log?.(

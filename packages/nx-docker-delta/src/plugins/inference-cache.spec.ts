@@ -2,7 +2,7 @@ import type { CreateNodesContextV2, CreateNodesResult } from '@nx/devkit';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cachedDependencies, cachedInference, hashArray, workspaceDataDirectory } from './inference-cache';
+import { cachedDependencies, cachedInference, hashArray, inferenceKey, workspaceDataDirectory } from './inference-cache';
 import { createNodesV2 } from './plugin';
 
 let root: string;
@@ -168,5 +168,24 @@ describe('hashArray', () => {
   it('separates its elements (["ab","c"] ≠ ["a","bc"])', () => {
     expect(hashArray(['ab', 'c'])).not.toBe(hashArray(['a', 'bc']));
     expect(hashArray(['a', 'b'])).toBe(hashArray(['a', 'b']));
+  });
+});
+
+describe('inferenceKey', () => {
+  const key = (files: Record<string, string>) => {
+    write(files);
+    return inferenceKey({ files: Object.keys(files), workspaceRoot: root, extra: [] });
+  };
+
+  it('tells contents apart even when a separator moves from one file to the next', () => {
+    const first = key({ 'a/Dockerfile': 'x\0', 'b/Dockerfile': 'y' });
+    expect(key({ 'a/Dockerfile': 'x', 'b/Dockerfile': '\0y' })).not.toBe(first);
+    expect(key({ 'a/Dockerfile': 'x\0', 'b/Dockerfile': 'y' })).toBe(first);
+  });
+
+  it('changes when a project marker appears in a folder above a Dockerfile', () => {
+    const before = key({ 'apps/api/Dockerfile': 'FROM scratch\n' });
+    write({ 'apps/api/project.json': '{}' });
+    expect(key({ 'apps/api/Dockerfile': 'FROM scratch\n' })).not.toBe(before);
   });
 });

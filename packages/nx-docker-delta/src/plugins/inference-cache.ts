@@ -25,7 +25,13 @@ export function hashArray(values: readonly string[]): string {
  * stat, so a rebuilt plugin (a local plugin, or a new version installed over the old one)
  * never reads results an older build wrote.
  */
+let identity: string | undefined;
 function codeIdentity(): string {
+  // The code this process runs: it does not change while the process lives.
+  return (identity ??= readCodeIdentity());
+}
+
+function readCodeIdentity(): string {
   let version = '';
   try {
     version = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).version ?? '';
@@ -95,30 +101,40 @@ const PROJECT_MARKERS = ['project.json', 'package.json'];
  * project.json changes which project owns a Dockerfile). Inference reads nothing else.
  */
 export function inferenceKey(input: { files: readonly string[]; workspaceRoot: string; extra: readonly string[] }): string {
-  const parts: string[] = [codeIdentity(), ...input.extra];
+  // One running hash over every part (no hash object, path.join or array per file): this runs on
+  // every nx command, in a cold plugin worker where each extra step costs.
+  const hash = createHash('sha256');
+  const part = (value: string | Buffer) => hash.update(value).update('\0');
+  part(codeIdentity());
+  for (const value of input.extra) part(value);
+  const root = input.workspaceRoot.endsWith('/') ? input.workspaceRoot : `${input.workspaceRoot}/`;
   const markers = new Map<string, string>();
   const markersOf = (dir: string): string => {
     let known = markers.get(dir);
     if (known === undefined) {
-      known = PROJECT_MARKERS.map((m) => (existsSync(join(input.workspaceRoot, dir, m)) ? '1' : '0')).join('');
+      const prefix = dir === '.' ? root : `${root}${dir}/`;
+      known = PROJECT_MARKERS.map((m) => (existsSync(prefix + m) ? '1' : '0')).join('');
       markers.set(dir, known);
     }
     return known;
   };
   for (const file of input.files) {
+    part(file);
     let content: Buffer | string;
     try {
-      content = readFileSync(join(input.workspaceRoot, file));
+      content = readFileSync(root + file);
     } catch {
       content = '\0missing';
     }
-    parts.push(file, createHash('sha256').update(content).digest('hex'));
+    // The length first: a file's content can hold the separator.
+    part(String(content.length));
+    part(content);
     for (let dir = posix.dirname(file); ; dir = posix.dirname(dir)) {
-      parts.push(markersOf(dir));
+      part(markersOf(dir));
       if (dir === '.' || dir === '' || dir === '/') break;
     }
   }
-  return hashArray(parts);
+  return hash.digest('hex');
 }
 
 /** The cache file of one plugin configuration (options differ → a different file, as Nx's plugins do). */
