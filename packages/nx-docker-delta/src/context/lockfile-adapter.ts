@@ -302,6 +302,36 @@ function explainFallback(manifest: Json, graph: ProjectGraph): string | undefine
 /** `name` of every pruned manifest (the image's labels carry the project name). */
 export const PRUNED_MANIFEST_NAME = 'nx-docker-delta-service';
 
+/**
+ * package.json fields the image never reads: Nx's project configuration, documentation, and
+ * settings of development tools. `scripts`, `version`, `type`, `main`/`exports`/`imports`,
+ * `engines`, `packageManager` and the dependency sections stay (install or run time may read them).
+ */
+export const NOT_INSTALLED_MANIFEST_FIELDS = [
+  'nx',
+  '$schema',
+  'description',
+  'keywords',
+  'author',
+  'contributors',
+  'maintainers',
+  'license',
+  'repository',
+  'bugs',
+  'homepage',
+  'funding',
+  'files',
+  'publishConfig',
+  'jest',
+  'eslintConfig',
+  'prettier',
+  'stylelint',
+  'lint-staged',
+  'husky',
+  'commitlint',
+  'browserslist',
+] as const;
+
 export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   const nx = loadNxPruning(o.workspaceRoot);
   const pm = o.packageManager ?? detectPackageManager(o.workspaceRoot);
@@ -365,6 +395,9 @@ export function prunePackageManifest(o: PruneOptions): PrunedManifest {
   // One name for every service: services with the same dependencies then stage byte-identical
   // manifests and lockfiles, and BuildKit runs their `deps` install once for all of them.
   manifest.name = PRUNED_MANIFEST_NAME;
+  // For the same reason, the fields that neither install nor run anything: the project's Nx
+  // configuration (targets, tags), its description and tool settings differ per service.
+  for (const field of NOT_INSTALLED_MANIFEST_FIELDS) delete manifest[field];
   const files: Record<string, string> = {};
   const linkByHand = nx.linksWorkspaceModules === false && workspaceModules.length > 0;
   if (linkByHand && pm !== 'npm') {

@@ -121,6 +121,27 @@ describe('stagePrunedContext errors (npm)', () => {
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+  it("stages the manifest without the project's Nx configuration and other fields the image never reads", () => {
+    // Services whose dependencies are the same then share one install, whatever their tags or targets.
+    writeFiles(root, {
+      'apps/b/package.json': JSON.stringify({
+        name: 'b',
+        version: '1.2.3',
+        description: 'the b service',
+        license: 'MIT',
+        scripts: { start: 'node main.js' },
+        nx: { tags: ['scope:b'], targets: { build: { executor: 'nx:run-commands', options: { command: 'true' } } } },
+        jest: { preset: '../../jest.preset.js' },
+      }),
+    });
+    const b = stage(root, 'b');
+    expect(b.error).toBeUndefined();
+    const manifest = JSON.parse(readStaged(b.dir, 'package.json'));
+    expect(manifest).toMatchObject({ name: 'nx-docker-delta-service', version: '1.2.3', scripts: { start: 'node main.js' }, dependencies: { ms: '2.1.3' } });
+    for (const field of ['nx', 'description', 'license', 'jest']) expect(manifest).not.toHaveProperty(field);
+    rmSync(join(root, 'apps/b/package.json'));
+  });
+
   it('names the missing build output and the command that makes it', () => {
     rmSync(join(root, 'dist/apps/b'), { recursive: true });
     expect(stage(root, 'b').error).toBe(

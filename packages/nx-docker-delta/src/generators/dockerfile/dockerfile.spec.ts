@@ -1,7 +1,7 @@
 import { addProjectConfiguration, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { initGenerator } from '../init/init';
-import { dockerfileGenerator } from './dockerfile';
+import { baseNodeMajor, dockerfileGenerator } from './dockerfile';
 
 type Pm = 'npm' | 'pnpm' | 'yarn' | 'yarn-berry';
 
@@ -408,6 +408,36 @@ CMD ["node","main.js"]
     expect(read(tree)).toMatch(/^ENV PORT=8080\nEXPOSE 8080$/m);
     await dockerfileGenerator(tree, { project: 'api', force: true, port: 3000, skipFormat: true });
     expect(read(tree)).toMatch(/^ENV PORT=3000\nEXPOSE 3000$/m);
+  });
+
+  it("runs the base's Node major when the base installs on another one than the workspace asks for (native addons load)", async () => {
+    const tree = await workspace('npm', 'debian');
+    tree.write('.nvmrc', '22\n');
+    const base = tree.children('docker/workspace-base').includes('Dockerfile.base') ? 'docker/workspace-base/Dockerfile.base' : 'Dockerfile.base';
+    tree.write(base, read(tree, base).replace(/ARG NODE_IMAGE=node:\d+/, 'ARG NODE_IMAGE=node:20'));
+    const warnings: string[] = [];
+    // eslint-disable-next-line no-control-regex
+    const spy = jest.spyOn(console, 'warn').mockImplementation((m: string) => void warnings.push(String(m).replace(/\x1b\[[0-9;]*m/g, '')));
+    try {
+      await dockerfileGenerator(tree, { project: 'api', skipFormat: true });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(read(tree)).toContain('ARG RUNTIME_IMAGE=node:20-bookworm-slim');
+    expect(warnings.join('\n')).toContain(`${base} installs dependencies on Node 20 while the workspace asks for Node 22; the runtime image uses Node 20 too`);
+    // --runtimeImage is the user's choice and stays.
+    await dockerfileGenerator(tree, { project: 'api', skipFormat: true, force: true, runtimeImage: 'node:22-bookworm-slim' });
+    expect(read(tree)).toContain('ARG RUNTIME_IMAGE=node:22-bookworm-slim');
+  });
+
+  it.each([
+    ['ARG NODE_IMAGE=node:20-bookworm-slim\nFROM ${NODE_IMAGE}\n', '20'],
+    ['FROM --platform=linux/amd64 mirror.example:5000/library/node:18.20.4-alpine AS base\n', '18'],
+    ['ARG NODE_IMAGE="node:22"\n', '22'],
+    ['FROM debian:bookworm-slim\n', undefined],
+    ['FROM mynode:20\n', undefined],
+  ])('reads the Node major of a base: %j → %s', (base, major) => {
+    expect(baseNodeMajor(base)).toBe(major);
   });
 
   it('uses the imagePrefix of the plugin options in the BASE_IMAGE default', async () => {

@@ -286,10 +286,32 @@ export function findBaseFile(tree: Tree): string | undefined {
   return candidates.find((file) => tree.exists(file));
 }
 
+/** The workspace's Node major, unless the base installs on another one (then the base's, with one warning). */
+function runtimeNodeMajor(tree: Tree, workspaceMajor: string, runtimeImage: string | undefined): string {
+  if (runtimeImage) return workspaceMajor;
+  const file = findBaseFile(tree);
+  const major = file ? baseNodeMajor(tree.read(file, 'utf-8') ?? '') : undefined;
+  if (!major || major === workspaceMajor) return workspaceMajor;
+  logger.warn(
+    `nx-docker-delta: ${file} installs dependencies on Node ${major} while the workspace asks for Node ${workspaceMajor}; the runtime image uses Node ${major} too, so native addons load — change NODE_IMAGE in ${file} (or pass --runtimeImage) to move both.`
+  );
+  return major;
+}
+
 function baseFlavour(tree: Tree): NodeRuntime {
   const file = findBaseFile(tree);
   const base = (file && tree.read(file, 'utf-8')) ?? '';
   return /bookworm|bullseye|debian|slim/.test(base) ? 'debian-slim' : 'alpine';
+}
+
+/**
+ * The Node major of the base's `node:<major>…` image (`ARG NODE_IMAGE=…` or `FROM node:…`): the
+ * dependency image installs on the base, so the runtime must run that major too — a native addon
+ * compiled for Node 20 does not load in Node 22. Undefined when the base names no such image.
+ */
+export function baseNodeMajor(base: string): string | undefined {
+  const m = /^\s*(?:ARG\s+NODE_IMAGE\s*=\s*|FROM\s+(?:--platform=\S+\s+)?)["']?(?:[\w.:-]+\/)*node:(\d+)(?=[-.@"'\s]|$)/im.exec(base);
+  return m?.[1];
 }
 
 function defaultBaseImage(tree: Tree): string {
@@ -391,7 +413,7 @@ export async function dockerfileGenerator(tree: Tree, schema: DockerfileGenerato
       main: schema.main ?? mainInBuildOutput(tree, project, buildTarget, buildOutputPath),
       compile,
       runtime: schema.runtime ?? baseFlavour(tree),
-      nodeMajor: toolchain.nodeMajor,
+      nodeMajor: runtimeNodeMajor(tree, toolchain.nodeMajor, schema.runtimeImage),
       baseImage,
       runtimeImage: schema.runtimeImage,
       port,

@@ -1,4 +1,5 @@
 import { logger, type Tree } from '@nx/devkit';
+import { warnIfGitIgnored } from './git-ignored';
 
 /**
  * Writes a file the user will own afterwards: creates it, leaves an identical
@@ -13,6 +14,7 @@ export function writeUserFile(
 ): 'created' | 'unchanged' | 'kept' | 'overwritten' {
   if (!tree.exists(path)) {
     tree.write(path, content);
+    warnIfGitIgnored(tree, [path]);
     return 'created';
   }
   if (tree.read(path, 'utf-8') === content) return 'unchanged';
@@ -21,5 +23,6 @@ export function writeUserFile(
     return 'kept';
   }
   tree.write(path, content);
+  warnIfGitIgnored(tree, [path]);
   return 'overwritten';
 }
