@@ -15,15 +15,20 @@ export const IN_PROCESS = ', in-process (NX_ISOLATE_PLUGINS=false)';
 // starts its worker, loads it and calls it). Loaded by absolute path, outside the workspace, so Nx
 // resolves it as it resolves an installed package (no workspace project scan, no transpiler).
 export const NOOP = 'no-op plugin (infers nothing)';
-const variantsFor = (noopPath) => ({
+// The floor of any Docker inference: one bare target for each Dockerfile's folder, nothing else
+// (no inputs, no metadata, no createDependencies) — what Nx then spends merging it into the graph.
+export const ONE_TARGET = 'one-target plugin (a bare target per Dockerfile)';
+const variantsFor = (noopPath, oneTargetPath) => ({
   without: { plugins: [] },
   [NOOP]: { plugins: [{ plugin: noopPath }] },
+  [ONE_TARGET]: { plugins: [{ plugin: oneTargetPath }] },
   'nx-docker-delta': { plugins: [{ plugin: 'nx-docker-delta' }] },
   '@nx/docker': { plugins: [{ plugin: '@nx/docker' }] },
   // Nx's own default plugins (project.json, package.json, lockfile) are isolated too: the in-process
   // variants compare with this one.
   [`without${IN_PROCESS}`]: { plugins: [], env: { NX_ISOLATE_PLUGINS: 'false' } },
   [`${NOOP}${IN_PROCESS}`]: { plugins: [{ plugin: noopPath }], env: { NX_ISOLATE_PLUGINS: 'false' } },
+  [`${ONE_TARGET}${IN_PROCESS}`]: { plugins: [{ plugin: oneTargetPath }], env: { NX_ISOLATE_PLUGINS: 'false' } },
   [`nx-docker-delta${IN_PROCESS}`]: { plugins: [{ plugin: 'nx-docker-delta' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
   [`@nx/docker${IN_PROCESS}`]: { plugins: [{ plugin: '@nx/docker' }], env: { NX_ISOLATE_PLUGINS: 'false' } },
 });
@@ -52,7 +57,16 @@ export async function measureGraphCost({ benchRoot, templateDir, projects, runs,
   mkdirSync(noopDir, { recursive: true });
   writeFileSync(join(noopDir, 'package.json'), JSON.stringify({ name: 'p5-noop-plugin', version: '0.0.0', main: 'index.js' }) + '\n');
   writeFileSync(join(noopDir, 'index.js'), "exports.createNodesV2 = exports.createNodes = ['**/*{Dockerfile,dockerfile,Containerfile}*', () => []];\n");
-  const variants = Object.entries(variantsFor(join(noopDir, 'index.js')));
+  writeFileSync(
+    join(noopDir, 'one-target.js'),
+    [
+      "const { dirname } = require('node:path');",
+      "exports.createNodesV2 = exports.createNodes = ['**/*{Dockerfile,dockerfile,Containerfile}*', (files) =>",
+      "  files.map((file) => [file, { projects: { [dirname(file)]: { targets: { 'docker-image': { command: 'true' } } } } }])];",
+      '',
+    ].join('\n')
+  );
+  const variants = Object.entries(variantsFor(join(noopDir, 'index.js'), join(noopDir, 'one-target.js')));
 
   // Each variant keeps its own workspace data directory (Nx's graph and file-hash caches, the
   // plugins' caches), so switching nx.json between runs invalidates nothing; the runs are then

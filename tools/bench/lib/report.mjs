@@ -10,6 +10,7 @@ const x = (ratio) => (ratio === undefined || !Number.isFinite(ratio) ? 'n/a' : `
 const IN_PROCESS = ', in-process (NX_ISOLATE_PLUGINS=false)';
 // The P5 variant that loads a plugin inferring nothing (lib/graph-cost.mjs NOOP).
 const NOOP = 'no-op plugin (infers nothing)';
+const ONE_TARGET = 'one-target plugin (a bare target per Dockerfile)';
 const ORDER = ['ours', 'nxdocker', 'naive', 'nxcontainer'];
 const SHORT = { ours: '**nx-docker-delta**', nxdocker: '@nx/docker 23.2.1 (`setup-docker`)', naive: 'naive (copy repo, install, `nx build`, per-service loop)', nxcontainer: '@nx-tools/nx-container 7.3.0 (buildx)' };
 
@@ -104,9 +105,10 @@ export function targets(results, variant) {
     const inProcess = addedBy(`nx-docker-delta${IN_PROCESS}`);
     const floor = addedBy(NOOP);
     const floorInProcess = addedBy(`${NOOP}${IN_PROCESS}`);
+    const oneTarget = addedBy(ONE_TARGET);
     add('P5 ≤ 10 % added to `nx show projects`', pct(added), added <= 0.1, () =>
       inProcess !== undefined
-        ? `Nx starts a worker process per plugin (isolation, the default)${floor !== undefined ? `: a plugin that infers nothing already adds ${pct(floor)}, the floor of any plugin here` : ''}. With every plugin in Nx's own process (\`NX_ISOLATE_PLUGINS=false\`, against the same setting without plugins) the plugin adds ${pct(inProcess)}${floorInProcess !== undefined ? ` (the no-op plugin ${pct(floorInProcess)})` : ''}: its own share is loading, \`createNodes\` and Nx merging its targets into ${results.p5.projects} projects (see the P5 section).`
+        ? `Nx starts a worker process per plugin (isolation, the default)${floor !== undefined ? `: a plugin that infers nothing already adds ${pct(floor)}, the floor of any plugin here` : ''}${oneTarget !== undefined ? `; one that infers a single bare target per Dockerfile (no inputs, no metadata) adds ${pct(oneTarget)}, the floor of any Docker inference` : ''}. With every plugin in Nx's own process (\`NX_ISOLATE_PLUGINS=false\`, against the same setting without plugins) the plugin adds ${pct(inProcess)}${floorInProcess !== undefined ? ` (the no-op plugin ${pct(floorInProcess)})` : ''}: its own share is loading, \`createNodes\` and Nx merging its targets into ${results.p5.projects} projects (see the P5 section).`
         : 'inference runs in Nx\'s plugin worker on every graph computation (see the P5 section).');
   }
   const depImages = ours.P6?.dependencyImagesBuilt;
