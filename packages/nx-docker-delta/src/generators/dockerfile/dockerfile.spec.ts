@@ -2,6 +2,7 @@ import { addProjectConfiguration, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { initGenerator } from '../init/init';
 import { baseNodeMajor, dockerfileGenerator } from './dockerfile';
+import { warningsOf } from '../../context/testing/warnings';
 
 type Pm = 'npm' | 'pnpm' | 'yarn' | 'yarn-berry';
 
@@ -387,15 +388,7 @@ CMD ["node","main.js"]
         '',
       ].join('\n')
     );
-    const warnings: string[] = [];
-    // Nx's logger colours its warnings where picocolors sees a terminal or CI=true: compared without.
-    // eslint-disable-next-line no-control-regex
-    const spy = jest.spyOn(console, 'warn').mockImplementation((m: string) => void warnings.push(String(m).replace(/\x1b\[[0-9;]*m/g, '')));
-    try {
-      await dockerfileGenerator(tree, { project: 'api', force: true, skipFormat: true });
-    } finally {
-      spy.mockRestore();
-    }
+    const warnings = await warningsOf(() => dockerfileGenerator(tree, { project: 'api', force: true, skipFormat: true }));
     expect(warnings.filter((w) => w.includes('the replaced'))).toEqual([
       'nx-docker-delta: the replaced apps/api/Dockerfile copied proto, apps/api/prisma into the image, which the generated one does not — add `COPY proto ./proto/`, `COPY apps/api/prisma ./prisma/` to its release stage for what the service reads at run time (such files are staged into the pruned context like the build output); it also ran `prisma generate`, which the generated one does not — generate the Prisma client in its deps stage (COPY the schema, RUN npx prisma generate) or the service stops with "@prisma/client did not initialize yet".',
     ]);
@@ -415,14 +408,7 @@ CMD ["node","main.js"]
     tree.write('.nvmrc', '22\n');
     const base = tree.children('docker/workspace-base').includes('Dockerfile.base') ? 'docker/workspace-base/Dockerfile.base' : 'Dockerfile.base';
     tree.write(base, read(tree, base).replace(/ARG NODE_IMAGE=node:\d+/, 'ARG NODE_IMAGE=node:20'));
-    const warnings: string[] = [];
-    // eslint-disable-next-line no-control-regex
-    const spy = jest.spyOn(console, 'warn').mockImplementation((m: string) => void warnings.push(String(m).replace(/\x1b\[[0-9;]*m/g, '')));
-    try {
-      await dockerfileGenerator(tree, { project: 'api', skipFormat: true });
-    } finally {
-      spy.mockRestore();
-    }
+    const warnings = await warningsOf(() => dockerfileGenerator(tree, { project: 'api', skipFormat: true }));
     expect(read(tree)).toContain('ARG RUNTIME_IMAGE=node:20-bookworm-slim');
     expect(warnings.join('\n')).toContain(`${base} installs dependencies on Node 20 while the workspace asks for Node 22; the runtime image uses Node 20 too`);
     // --runtimeImage is the user's choice and stays.

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tree } from '@nx/devkit';
 import { gitIgnored, warnIfGitIgnored } from './git-ignored';
+import { warningsOf } from '../../context/testing/warnings';
 
 let root: string;
 beforeEach(() => {
@@ -33,15 +34,8 @@ describe('gitIgnored', () => {
 });
 
 describe('warnIfGitIgnored', () => {
-  it('says which rule hides the file from Nx and how to let it through', () => {
-    const warnings: string[] = [];
-    // eslint-disable-next-line no-control-regex
-    const spy = jest.spyOn(console, 'warn').mockImplementation((m: string) => void warnings.push(String(m).replace(/\x1b\[[0-9;]*m/g, '')));
-    try {
-      warnIfGitIgnored({ root } as Tree, ['docker/workspace-base/Dockerfile.base', 'apps/api/Dockerfile']);
-    } finally {
-      spy.mockRestore();
-    }
+  it('says which rule hides the file from Nx and how to let it through', async () => {
+    const warnings = await warningsOf(() => warnIfGitIgnored({ root } as Tree, ['docker/workspace-base/Dockerfile.base', 'apps/api/Dockerfile']));
     expect(warnings).toEqual([
       'nx-docker-delta: docker/workspace-base/Dockerfile.base is ignored by .gitignore:2 (`Dockerfile.*`), so Nx does not see it and infers no target from it — add `!Dockerfile.base` on a line after that one (or narrow the pattern).',
     ]);
