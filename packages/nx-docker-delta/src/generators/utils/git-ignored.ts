@@ -23,9 +23,10 @@ export function gitIgnored(root: string, paths: readonly string[]): Array<{ path
 /** One warning per written file the workspace's git ignore rules hide from Nx, naming the rule and the fix. */
 export function warnIfGitIgnored(tree: Tree, paths: readonly string[]): void {
   for (const { path, rule } of gitIgnored(tree.root, paths)) {
-    const [source, line, ...pattern] = rule.split(':');
+    // `<source>:<line>:<pattern>`; the source may hold a colon itself (C:/… on Windows).
+    const [, source, line, pattern] = /^(.*):(\d+):(.*)$/.exec(rule) ?? [rule, rule, '?', '?'];
     logger.warn(
-      `nx-docker-delta: ${path} is ignored by ${source}:${line} (\`${pattern.join(':')}\`), so Nx does not see it and infers no target from it — add \`!${posix.basename(path)}\` on a line after that one (or narrow the pattern).`
+      `nx-docker-delta: ${path} is ignored by ${source}:${line} (\`${pattern}\`), so Nx does not see it and infers no target from it — add \`!${posix.basename(path)}\` on a line after that one (or narrow the pattern).`
     );
   }
 }
