@@ -14,11 +14,8 @@ import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { InstalledManifest, planMissingPackages, planProvidedPeers, ProvidedPeer } from '../planning/module-specifiers';
 import { chooseNpmLock } from './npm-lock';
-import {
-  detectPackageManager,
-  type PackageManager,
-  type ProjectGraph,
-} from '@nx/devkit';
+import { PruneCache, pruneCacheInputs, pruneCacheKey } from './prune-cache';
+import type { PackageManager, ProjectGraph } from '@nx/devkit';
 
 /** Options for {@link prunePackageManifest}. */
 export interface PruneOptions {
@@ -332,9 +329,27 @@ export const NOT_INSTALLED_MANIFEST_FIELDS = [
   'browserslist',
 ] as const;
 
+/**
+ * The pruned manifest and lockfile of a service: remembered by everything they are made of
+ * (./prune-cache.ts), so a delta that changes code but not what it imports prunes nothing and
+ * loads no Nx module for it. `NX_DOCKER_PRUNE_CACHE=0` prunes every time.
+ */
 export function prunePackageManifest(o: PruneOptions): PrunedManifest {
+  if (process.env.NX_DOCKER_PRUNE_CACHE === '0') return pruneNow(o);
+  const { workspaceRoot, projectName, projectGraph, ...options } = o;
+  const key = pruneCacheKey(pruneCacheInputs({ workspaceRoot, projectName, projectGraph, options }));
+  const cache = new PruneCache<PrunedManifest>(workspaceRoot);
+  const known = cache.get(key);
+  if (known) return known;
+  const pruned = pruneNow(o);
+  cache.set(key, pruned);
+  return pruned;
+}
+
+function pruneNow(o: PruneOptions): PrunedManifest {
   const nx = loadNxPruning(o.workspaceRoot);
-  const pm = o.packageManager ?? detectPackageManager(o.workspaceRoot);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pm = o.packageManager ?? (require('@nx/devkit') as typeof import('@nx/devkit')).detectPackageManager(o.workspaceRoot);
   const node = o.projectGraph.nodes[o.projectName];
   if (!node) {
     throw new Error(

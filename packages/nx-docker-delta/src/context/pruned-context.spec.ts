@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   FIXTURE_PM_VERSIONS,
@@ -110,6 +110,41 @@ describe.each(['npm', 'pnpm', 'yarn'] as FixturePm[])('stagePrunedContext (%s)',
     const b = stage(root, 'b');
     expect(b.files).not.toContain('apps/b/assets/b.txt');
     expect(() => statSync(join(b.dir, 'apps'))).toThrow();
+  });
+});
+
+describe('stagePrunedContext remembers its pruning (npm)', () => {
+  let root: string;
+  beforeAll(() => {
+    root = makeWorkspace('npm', twoServiceFiles('npm'));
+    addBuildOutputs(root, 'npm');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const remembered = () => readdirSync(join(root, '.nx/workspace-data/nx-docker-delta-pruned')).filter((f) => f.endsWith('.json')).sort();
+
+  it('prunes a code-only change of a library once, and again when a file of a library it reaches imports another package', () => {
+    const first = stage(root, 'b');
+    expect(JSON.parse(readStaged(first.dir, 'package.json')).dependencies).toEqual({ ms: '2.1.3' });
+    const kept = remembered();
+    expect(kept).toHaveLength(1);
+
+    // An edit that imports nothing new: the same pruning, remembered, byte for byte.
+    writeFileSync(join(root, 'libs/shared/src/index.ts'), "import ms from 'ms';\nexport const greet = (n: string) => `hi ${n} ${ms(2000)}`;\n");
+    const second = stage(root, 'b');
+    expect(remembered()).toEqual(kept);
+    expect(readStaged(second.dir, 'package.json')).toBe(readStaged(first.dir, 'package.json'));
+    expect(readStaged(second.dir, LOCK.npm)).toBe(readStaged(first.dir, LOCK.npm));
+
+    // The library b reaches now imports debug (installed for a): pruned again, with debug.
+    writeFileSync(join(root, 'libs/shared/src/index.ts'), "import ms from 'ms';\nimport debug from 'debug';\nexport const greet = (n: string) => { debug('g'); return `hi ${n} ${ms(2000)}`; };\n");
+    const third = stage(root, 'b');
+    expect(remembered()).toHaveLength(2);
+    expect(JSON.parse(readStaged(third.dir, 'package.json')).dependencies).toEqual({ debug: '4.3.7', ms: '2.1.3' });
+    expect(readStaged(third.dir, LOCK.npm)).toContain('node_modules/debug');
+
+    // NX_DOCKER_PRUNE_CACHE=0 prunes every time and gives the same files.
+    const fresh = stageInChild({ workspaceRoot: root, projectName: 'b', dockerfilePath: join(root, 'apps/b/Dockerfile'), outputDir: join(root, '.nx-docker-delta/contexts/b'), env: { NX_DOCKER_PRUNE_CACHE: '0' } });
+    expect(readStaged(fresh.dir, LOCK.npm)).toBe(readStaged(third.dir, LOCK.npm));
   });
 });
 

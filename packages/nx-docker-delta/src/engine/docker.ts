@@ -11,8 +11,9 @@ import { configFromStore, type ImageConfigJson, type StoreHistoryEntry, type Sto
 import { parseImageRef } from '../planning/image-ref';
 import { ProgressParser, StepStats, daemonLostDuringBuild } from '../planning/progress';
 import type { SmokeObservation } from '../planning/smoke';
+import { ApiResponse, apiErrorMessage, ApiUnavailableError, DaemonApi, historyEntryFromApi, imagePath, parseLoadStream, type ApiHistoryEntry } from './daemon-api';
 import { run, RunOptions } from './process';
-import { daemonAnswers, probeFingerprint, readCachedProbe, writeCachedProbe } from './probe-cache';
+import { daemonAnswers, localDaemonSocket, probeFingerprint, readCachedProbe, writeCachedProbe } from './probe-cache';
 import { imageIdOfManifest, ManifestState, RegistryClient, RegistryError } from './registry';
 
 /** A docker client that can run BuildKit builds against a reachable daemon. */
@@ -36,6 +37,12 @@ export interface DockerClient {
   /** buildx only: the current builder's driver (`docker`, `docker-container`, …) and name. */
   driver?: string;
   builderName?: string;
+  /**
+   * The daemon's unix socket when this client talks to the local one (default context, unix
+   * DOCKER_HOST): inspect, history and load then go through the Engine API, no CLI start-up.
+   * Not kept in the probe cache: taken from this process's environment.
+   */
+  socket?: string;
 }
 
 /** What podman does not do the way docker does, in one sentence. */
@@ -64,10 +71,10 @@ export function probeDocker(options: { bin?: string; env?: NodeJS.ProcessEnv; ca
   if (!probe) {
     const env = options.env ?? process.env;
     const started = performance.now();
-    probe = (options.cacheFile ? cachedProbe(options.bin, env, options.cacheFile) : doProbe(options.bin, env)).then((client) => ({
-      ...client,
-      probe: { ms: Math.round(performance.now() - started), reused: client.probe?.reused ?? false },
-    }));
+    probe = (options.cacheFile ? cachedProbe(options.bin, env, options.cacheFile) : doProbe(options.bin, env)).then((client) => {
+      const socket = client.mode === 'podman' || env.NX_DOCKER_API === '0' ? undefined : localDaemonSocket(env);
+      return { ...client, ...(socket ? { socket } : {}), probe: { ms: Math.round(performance.now() - started), reused: client.probe?.reused ?? false } };
+    });
     probes.set(key, probe);
     probe.catch(() => probes.delete(key));
   }
@@ -234,6 +241,36 @@ export class DockerEngine {
     return run(this.client.bin, args, options);
   }
 
+  /** The Engine API on the local daemon's socket, while it answers (client.socket). */
+  private apiState: DaemonApi | null | undefined;
+
+  private get api(): DaemonApi | undefined {
+    if (this.apiState === undefined) this.apiState = this.client.socket ? new DaemonApi({ socket: this.client.socket }) : null;
+    return this.apiState ?? undefined;
+  }
+
+  /** The API stopped answering: this process asks the CLI from now on. */
+  private dropApi(): void {
+    this.apiState = null;
+  }
+
+  /**
+   * Asks the daemon through its API; undefined when it cannot be asked (then the CLI is used,
+   * for this and every later question of this process) or answers with an unexpected status.
+   */
+  private async askApi(paths: string[], accept: readonly number[] = [200, 404]): Promise<ApiResponse[] | undefined> {
+    const api = this.api;
+    if (!api) return undefined;
+    try {
+      const answers = await Promise.all(paths.map((path) => api.get(path)));
+      return answers.every((a) => accept.includes(a.status)) ? answers : undefined;
+    } catch (error) {
+      if (!(error instanceof ApiUnavailableError)) throw error;
+      this.dropApi();
+      return undefined;
+    }
+  }
+
   /**
    * Asks about several images in one docker CLI start-up (each costs 50–200 ms on a busy
    * machine); the next `inspectImage` of each — and only the next — answers from it. Only
@@ -244,6 +281,11 @@ export class DockerEngine {
     const unique = [...new Set(refs)];
     // podman prints one pretty-printed array and no per-image "No such image" lines.
     if (this.client.mode === 'podman' || unique.length < 2) return;
+    const answers = await this.askApi(unique.map((ref) => imagePath(ref, 'json')));
+    if (answers) {
+      unique.forEach((ref, i) => this.inspected.set(ref, answers[i].status === 200 ? parseInspect(answers[i].body) : undefined));
+      return;
+    }
     const result = await this.docker(['image', 'inspect', '--format', '{{json .}}', ...unique]);
     const found = new Map<string, ImageInfo>();
     for (const line of result.stdout.split('\n')) {
@@ -266,6 +308,8 @@ export class DockerEngine {
       this.inspected.delete(ref);
       return known;
     }
+    const answer = (await this.askApi([imagePath(ref, 'json')]))?.[0];
+    if (answer) return answer.status === 200 ? parseInspect(answer.body) : undefined;
     const result = await this.docker(['image', 'inspect', '--format', '{{json .}}', ref]);
     if (result.code !== 0) return undefined;
     return parseInspect(result.stdout);
@@ -373,6 +417,13 @@ export class DockerEngine {
 
   /** The config of an image in the local store (configFromStore), or undefined when the store does not hold it. */
   async imageConfig(ref: string): Promise<{ id: string; config: ImageConfigJson } | undefined> {
+    const answers = await this.askApi([imagePath(ref, 'json'), imagePath(ref, 'history')]);
+    if (answers) {
+      if (answers.some((a) => a.status !== 200)) return undefined;
+      const raw = JSON.parse(answers[0].body) as StoreInspect & { Id: string };
+      const entries = (JSON.parse(answers[1].body) as ApiHistoryEntry[]).map(historyEntryFromApi);
+      return { id: raw.Id, config: configFromStore(raw, entries) };
+    }
     const [inspect, history] = await Promise.all([
       this.docker(['image', 'inspect', '--format', '{{json .}}', ref]),
       this.docker(['image', 'history', '--no-trunc', '--human=false', '--format', '{{json .}}', ref]),
@@ -385,6 +436,8 @@ export class DockerEngine {
 
   /** `docker load` of a docker-save-format archive (loadManifest); returns the tags docker reports loaded. */
   async load(archive: Buffer, options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const viaApi = await this.loadViaApi(archive, options.signal);
+    if (viaApi) return viaApi;
     const dir = mkdtempSync(join(tmpdir(), 'nx-docker-delta-'));
     try {
       const file = join(dir, 'image.tar');
@@ -396,6 +449,27 @@ export class DockerEngine {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** `POST /images/load`; undefined when the API cannot be asked (the CLI loads it then). */
+  private async loadViaApi(archive: Buffer, signal: AbortSignal | undefined): Promise<string[] | undefined> {
+    const api = this.api;
+    if (!api) return undefined;
+    this.inspected.clear();
+    let answer: ApiResponse;
+    try {
+      answer = await api.post('/images/load?quiet=1', archive, 'application/x-tar', signal);
+    } catch (error) {
+      if (signal?.aborted) throw new BuildInterruptedError('docker load interrupted — nothing was recorded; run the target again.');
+      if (!(error instanceof ApiUnavailableError)) throw error;
+      this.dropApi();
+      return undefined;
+    }
+    const outcome = answer.status === 200 ? parseLoadStream(answer.body) : { loaded: [], error: apiErrorMessage(answer.body) || `status ${answer.status}` };
+    if (outcome.error) {
+      throw new DockerError(`docker load failed: ${outcome.error} — check that the daemon runs (docker info) and run again; NX_DOCKER_ASSEMBLE=0 builds the service with docker build instead.`, [outcome.error]);
+    }
+    return outcome.loaded;
   }
 
   async tag(source: string, target: string): Promise<void> {

@@ -12,8 +12,11 @@ export function readGitInfo(workspaceRoot: string): Promise<GitInfo> {
   let info = cache.get(workspaceRoot);
   if (!info) {
     info = (async () => {
-      const sha = await run('git', ['rev-parse', 'HEAD'], { cwd: workspaceRoot }).catch(() => undefined);
-      const remote = await run('git', ['config', '--get', 'remote.origin.url'], { cwd: workspaceRoot }).catch(() => undefined);
+      // Both at once: each is a git start-up on the critical path of every task process.
+      const [sha, remote] = await Promise.all([
+        run('git', ['rev-parse', 'HEAD'], { cwd: workspaceRoot }).catch(() => undefined),
+        run('git', ['config', '--get', 'remote.origin.url'], { cwd: workspaceRoot }).catch(() => undefined),
+      ]);
       return {
         sha: sha?.code === 0 ? sha.stdout.trim() || undefined : undefined,
         remote: remote?.code === 0 ? remote.stdout.trim() || undefined : undefined,

@@ -53,7 +53,7 @@ describe('probe cache shared by task processes', () => {
 
   it('the first process probes, the next ones start no docker client while the same daemon answers', async () => {
     const first = await newProcessProbe();
-    const client = { bin, mode: 'buildkit', clientVersion: '20.10.24', serverVersion: '20.10.24' };
+    const client = { bin, mode: 'buildkit', clientVersion: '20.10.24', serverVersion: '20.10.24', socket };
     expect(first).toEqual({ ...client, probe: { ms: expect.any(Number), reused: false } });
     expect(starts()).toBe(4); // `version`, `buildx version`, `buildx inspect` and `info` (the image store), in parallel
     await expect(newProcessProbe()).resolves.toEqual({ ...client, probe: { ms: expect.any(Number), reused: true } });
@@ -80,6 +80,34 @@ describe('probe cache shared by task processes', () => {
     await newProcessProbe();
     await newProcessProbe({ BUILDX_BUILDER: 'other' });
     expect(starts()).toBe(8);
+  });
+
+  it('keeps the answers of processes that see the machine differently (PATH in another order): each reuses its own', async () => {
+    // Nx starts an executor's process and an nx:run-commands command with PATH in another order,
+    // so the two kinds of task process of one run take different fingerprints of the same machine.
+    const executor = () => newProcessProbe();
+    const command = () => newProcessProbe({ DOCKER_BUILDKIT: '1' });
+    await executor();
+    await command();
+    expect(starts()).toBe(8);
+    for (let i = 0; i < 3; i++) {
+      await expect(executor()).resolves.toMatchObject({ probe: { reused: true } });
+      await expect(command()).resolves.toMatchObject({ probe: { reused: true } });
+    }
+    expect(starts()).toBe(8);
+  });
+
+  it('names the local daemon socket for the Engine API, unless NX_DOCKER_API=0', async () => {
+    await expect(newProcessProbe()).resolves.toMatchObject({ socket });
+    expect(await newProcessProbe({ NX_DOCKER_API: '0' })).not.toHaveProperty('socket');
+  });
+
+  it('keeps a few fingerprints, not every one it ever saw', async () => {
+    for (let i = 0; i < 12; i++) await newProcessProbe({ BUILDX_BUILDER: `b${i}` });
+    const { entries } = JSON.parse(readFileSync(cacheFile, 'utf8'));
+    expect(Object.keys(entries)).toHaveLength(8);
+    await expect(newProcessProbe({ BUILDX_BUILDER: 'b11' })).resolves.toMatchObject({ probe: { reused: true } });
+    await expect(newProcessProbe({ BUILDX_BUILDER: 'b0' })).resolves.toMatchObject({ probe: { reused: false } });
   });
 
   it('keeps nothing for a daemon it cannot fingerprint (tcp DOCKER_HOST): every process probes', async () => {

@@ -22,7 +22,7 @@ export interface CachedClient {
   builderName?: string;
 }
 
-const FORMAT = 'nx-docker-delta-docker-probe/1';
+const FORMAT = 'nx-docker-delta-docker-probe/2';
 
 /** Folders the docker CLI looks for plugins in (docker/cli `cli-plugins/manager`), besides `$DOCKER_CONFIG/cli-plugins`. */
 const SYSTEM_PLUGIN_DIRS = ['/usr/local/lib/docker/cli-plugins', '/usr/local/libexec/docker/cli-plugins', '/usr/lib/docker/cli-plugins', '/usr/libexec/docker/cli-plugins'];
@@ -48,20 +48,34 @@ function fileHash(path: string): string {
  * The fingerprint of everything a probe's answer depends on, or undefined when it cannot be
  * taken cheaply (a tcp/ssh daemon, a non-default docker context): then every process probes.
  */
-export function probeFingerprint(input: { candidates: readonly string[]; env: NodeJS.ProcessEnv }): { key: string; socket: string } | undefined {
-  const { env } = input;
+/**
+ * The local daemon's unix socket when the docker CLI talks to it (a unix DOCKER_HOST or none, the
+ * default context), else undefined: a tcp/ssh daemon or another context is the CLI's to reach.
+ */
+export function localDaemonSocket(env: NodeJS.ProcessEnv): string | undefined {
   const host = env.DOCKER_HOST || 'unix:///var/run/docker.sock';
   if (!host.startsWith('unix://')) return undefined;
   if (env.DOCKER_CONTEXT && env.DOCKER_CONTEXT !== 'default') return undefined;
-  const configDir = env.DOCKER_CONFIG || join(homedir(), '.docker');
-  const configFile = join(configDir, 'config.json');
   try {
-    const context = JSON.parse(readFileSync(configFile, 'utf8')).currentContext;
+    const context = JSON.parse(readFileSync(join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json'), 'utf8')).currentContext;
     if (context && context !== 'default') return undefined;
   } catch {
     /* no config: the default context */
   }
-  const socket = host.slice('unix://'.length);
+  return host.slice('unix://'.length);
+}
+
+/**
+ * The fingerprint of everything a probe's answer depends on, or undefined when it cannot be
+ * taken cheaply (a tcp/ssh daemon, a non-default docker context): then every process probes.
+ */
+export function probeFingerprint(input: { candidates: readonly string[]; env: NodeJS.ProcessEnv }): { key: string; socket: string } | undefined {
+  const { env } = input;
+  const socket = localDaemonSocket(env);
+  if (!socket) return undefined;
+  const host = env.DOCKER_HOST || 'unix:///var/run/docker.sock';
+  const configDir = env.DOCKER_CONFIG || join(homedir(), '.docker');
+  const configFile = join(configDir, 'config.json');
   const socketKey = statKey(socket);
   // No socket: let the real probe say "daemon not reachable" in its own words.
   if (socketKey === '-') return undefined;
@@ -80,20 +94,41 @@ export function probeFingerprint(input: { candidates: readonly string[]; env: No
   return { key: createHash('sha256').update(parts.join('\0')).digest('hex'), socket };
 }
 
-export function readCachedProbe(file: string, key: string): CachedClient | undefined {
+/**
+ * How many fingerprints one file keeps. Task processes of one run can see different fingerprints
+ * of the same machine: Nx starts an executor's process and an `nx:run-commands` command with PATH
+ * in another order, so with two docker clients on PATH (or `/bin` and `/usr/bin` both listed) a
+ * single remembered answer was replaced by each kind of process in turn and every task probed.
+ */
+const KEPT_FINGERPRINTS = 8;
+
+interface CacheEntry {
+  client: CachedClient;
+  probedAt: string;
+}
+
+function readEntries(file: string): Record<string, CacheEntry> {
   try {
-    const entry = JSON.parse(readFileSync(file, 'utf8'));
-    return entry?.key === key && entry.client?.bin && entry.client?.mode ? (entry.client as CachedClient) : undefined;
+    const data = JSON.parse(readFileSync(file, 'utf8'));
+    return data?.format === FORMAT && data.entries && typeof data.entries === 'object' ? (data.entries as Record<string, CacheEntry>) : {};
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+export function readCachedProbe(file: string, key: string): CachedClient | undefined {
+  const client = readEntries(file)[key]?.client;
+  return client?.bin && client.mode ? client : undefined;
 }
 
 export function writeCachedProbe(file: string, key: string, client: CachedClient): void {
   try {
+    // Newest last; the oldest fingerprints go first (a machine's state only ever needs a few).
+    const kept = Object.entries(readEntries(file)).filter(([k]) => k !== key);
+    const entries = Object.fromEntries([...kept.slice(-(KEPT_FINGERPRINTS - 1)), [key, { client, probedAt: new Date().toISOString() }]]);
     mkdirSync(dirname(file), { recursive: true });
     const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, JSON.stringify({ key, client, probedAt: new Date().toISOString() }) + '\n');
+    writeFileSync(temp, JSON.stringify({ format: FORMAT, entries }) + '\n');
     renameSync(temp, file);
   } catch {
     // A read-only data directory only costs the next process a probe.

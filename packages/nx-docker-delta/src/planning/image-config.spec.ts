@@ -1,5 +1,5 @@
 import { Instruction, readStages } from './assemble';
-import { composeConfig, composeManifest, configBytes, configFromStore, durationNs, ImageConfigJson, loadManifest } from './image-config';
+import { composeConfig, composeManifest, configBytes, configFromStore, durationNs, ImageConfigJson, loadManifest, utcTime } from './image-config';
 
 /** The instructions of a one-stage Dockerfile body, as the planner reads them. */
 const instructions = (body: string): Instruction[] => readStages(`FROM scratch\n${body}`).stages[0].body;
@@ -128,6 +128,14 @@ describe('configFromStore', () => {
     { CreatedAt: '2026-12-01T10:00:00Z', CreatedBy: 'COPY x ./ # buildkit', Comment: 'buildkit.dockerfile.v0', Size: '651644' },
     { CreatedAt: '2026-11-01T00:00:00Z', CreatedBy: '/bin/sh -c #(nop) ADD file:1 in / ', Size: '74000000' },
   ];
+
+  it('gives history times in UTC, whatever time zone docker printed them in', () => {
+    const tokyo = [{ ...history[0], CreatedAt: '2026-12-01T19:00:00+09:00' }, history[1], history[2]];
+    expect(configFromStore(inspect, tokyo)).toEqual(configFromStore(inspect, history));
+    expect(utcTime('2026-12-01T19:06:54+09:00')).toBe('2026-12-01T10:06:54Z');
+    expect(utcTime('2026-12-01T10:06:54.5Z')).toBe('2026-12-01T10:06:54.500Z');
+    expect(utcTime('not a time')).toBe('not a time');
+  });
 
   it('carries the container config, the layers and the history (oldest first)', () => {
     const config = configFromStore(inspect, history);

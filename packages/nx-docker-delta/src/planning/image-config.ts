@@ -240,11 +240,22 @@ function writesLayer(createdBy: string): boolean {
  * its history is given as one entry per layer ("parent layer n"), so that `docker history` of a
  * child still shows each layer with its own size.
  */
+/**
+ * A history time in UTC (`2026-12-01T10:06:54Z`): `docker image history --human=false` prints it
+ * in the machine's time zone (`…T19:06:54+09:00` in Tokyo), which would make an image assembled
+ * from the same inputs differ by where it was made. Left as it is when it is not a time.
+ */
+export function utcTime(text: string): string {
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) return text;
+  return new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+}
+
 export function configFromStore(inspect: StoreInspect, history: StoreHistoryEntry[]): ImageConfigJson {
   const diffIds = inspect.RootFS?.Layers ?? [];
   let entries = [...history].reverse().map((h) => {
     const entry: NonNullable<ImageConfigJson['history']>[number] = {};
-    if (h.CreatedAt) entry.created = h.CreatedAt;
+    if (h.CreatedAt) entry.created = utcTime(h.CreatedAt);
     if (h.CreatedBy) entry.created_by = h.CreatedBy;
     if (h.Comment) entry.comment = h.Comment;
     if (Number(h.Size) === 0 && !writesLayer(h.CreatedBy ?? '')) entry.empty_layer = true;

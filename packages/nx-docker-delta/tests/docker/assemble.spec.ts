@@ -277,5 +277,12 @@ describeDocker('registry-side assembly on a real Docker engine and registry', ()
     expect(linesWith(again.output, RUNTIME_STEP)).toEqual([]);
     expect(receipt('a').imageId).toBe(a.imageId);
     expect(inspectImage(a.ref)?.Id).toBe(a.imageId);
+
+    // Through the docker CLI instead of the Engine API (NX_DOCKER_API=0), in another time zone
+    // (`docker image history` prints times in it): the same image ID again.
+    docker(['rmi', '-f', a.imageId]);
+    const cli = await run('a: local mode through the docker CLI, TZ=Asia/Tokyo', ['run', 'a:docker-build', '--skip-nx-cache'], { NX_DOCKER_API: '0', TZ: 'Asia/Tokyo' });
+    expect(linesWith(cli.output, LOCAL_ASSEMBLED)).toHaveLength(1);
+    expect(receipt('a').imageId).toBe(a.imageId);
   });
 });

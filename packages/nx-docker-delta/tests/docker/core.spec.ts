@@ -294,8 +294,11 @@ describeDocker('nx-docker-delta core on a real Docker engine', () => {
     const builders = linesWith(race.output, BASE_BUILT);
     expect(builders).toHaveLength(1);
     const waited = SERVICES.filter((s) => !builders[0].startsWith(`${s}: `));
+    // Each of the others either waited for the lock and found it, or (when the build was quick:
+    // BuildKit still had its layers) started after it and took the run ledger's word for it.
+    const reused = [`Base workspace is up to date (${base.ref} is in the local image store) — not rebuilt.`, `Base workspace was verified earlier in this run (${base.ref}) — not checked again.`];
     for (const name of waited) {
-      expect(projectLines(race.output, name)).toContain(`Base workspace is up to date (${base.ref} is in the local image store) — not rebuilt.`);
+      expect(projectLines(race.output, name).filter((line) => reused.includes(line))).toHaveLength(1);
     }
     expect(localTags(BASE_REPO)).toEqual([baseTag, 'latest']);
     for (const name of SERVICES) expect(ws.readJson(receiptPath(name)).base.ref).toBe(base.ref);

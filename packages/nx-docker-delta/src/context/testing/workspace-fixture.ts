@@ -89,6 +89,8 @@ export interface ChildStageOptions {
   dockerfilePath: string;
   outputDir: string;
   buildOutputPath?: string;
+  /** Extra environment of the child (not passed on to stagePrunedContext). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -96,14 +98,14 @@ export interface ChildStageOptions {
  * way the executor runs it inside the workspace. Returns the result, or the
  * thrown message as `error`.
  */
-export function stageInChild(o: ChildStageOptions): StagedContext & { error?: string; log: string[] } {
+export function stageInChild({ env, ...o }: ChildStageOptions): StagedContext & { error?: string; log: string[] } {
   const out = execFileSync(
     process.execPath,
     ['-r', join(REPO_NODE_MODULES, '@swc-node/register'), join(__dirname, 'stage-cli.ts'), JSON.stringify(o)],
     {
       cwd: o.workspaceRoot,
       encoding: 'utf8',
-      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NODE_PATH: REPO_NODE_MODULES, NX_VERBOSE_LOGGING: 'false' },
+      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NODE_PATH: REPO_NODE_MODULES, NX_VERBOSE_LOGGING: 'false', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }
   );

@@ -1,4 +1,4 @@
-import { ExecutorContext, PromiseExecutor, readCachedProjectGraph } from '@nx/devkit';
+import type { ExecutorContext, PromiseExecutor } from '@nx/devkit';
 import { buildService } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
 import { readGitInfo } from '../../engine/git';
@@ -16,7 +16,8 @@ const runExecutor: PromiseExecutor<ServiceExecutorSchema> = async (options, cont
       workspaceRoot: context.root,
       project,
       projectRoot: context.projectsConfigurations.projects[project].root,
-      projectGraph: context.projectGraph ?? readCachedProjectGraph(),
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      projectGraph: context.projectGraph ?? (require('@nx/devkit') as typeof import('@nx/devkit')).readCachedProjectGraph(),
       engine,
       settings,
       bases: workspaceBases(context),

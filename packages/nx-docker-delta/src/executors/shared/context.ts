@@ -1,4 +1,4 @@
-import { ExecutorContext, logger, workspaceRoot } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
 import type { DockerEngine } from '../../engine/docker';
 import type { BaseSpec } from '../../planning/targets';
 import type { ImageSettings } from '../../builds/settings';
@@ -6,7 +6,7 @@ import type { RunLedger } from '../../builds/run-ledger';
 import type { PeerService, ServiceOptions } from '../../builds/service';
 import { resolveSettings } from '../../builds/settings';
 import { EXECUTORS } from '../../planning/targets';
-import { basesOf, engineIn, runLedgerIn, runReportedWith } from './run';
+import { basesOf, EntryLogger, engineIn, runLedgerIn, runReportedWith } from './run';
 
 export { interruptSignal, probeCacheFile } from './run';
 
@@ -22,18 +22,39 @@ export function taskHash(context: ExecutorContext, target = context.targetName):
   return tasks[id]?.hash ?? Object.values(tasks).find((t) => t.target.project === context.projectName && t.target.target === target)?.hash;
 }
 
+/*
+ * Nothing here loads @nx/devkit's index: in a task process that is ~80 ms before the executor
+ * runs (Nx has not loaded most of it there), on the critical path of every delta. The executors
+ * print as Nx's logger does (info: console.info; verbose: stderr with NX_VERBOSE_LOGGING; error:
+ * Nx's own logger — nx is a peer dependency, @nx/devkit an optional one — loaded then), and take the workspace root from Nx's small module.
+ */
+const taskLogger: EntryLogger = {
+  info: (line) => console.info(line),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  error: (line) => (require('nx/src/utils/logger') as { logger: { error: (s: string) => void } }).logger.error(line),
+  verbose: (line) => {
+    if (process.env.NX_VERBOSE_LOGGING === 'true') console.warn(line);
+  },
+};
+
+/** The workspace root as Nx finds it (what @nx/devkit's `workspaceRoot` is). */
+function nxWorkspaceRoot(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('nx/src/utils/workspace-root') as { workspaceRoot: string }).workspaceRoot;
+}
+
 export async function engineFor(settings: Pick<ImageSettings, 'dockerBin' | 'insecureRegistries'>): Promise<DockerEngine> {
-  return engineIn(workspaceRoot, settings, logger);
+  return engineIn(nxWorkspaceRoot(), settings, taskLogger);
 }
 
 /** What earlier tasks of this nx invocation verified (builds/run-ledger.ts). */
-export function runLedger(root = workspaceRoot): RunLedger | undefined {
+export function runLedger(root = nxWorkspaceRoot()): RunLedger | undefined {
   return runLedgerIn(root);
 }
 
 /** Runs an executor body: expected failures become one clear sentence and `success: false`. */
 export function runReported(body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {
-  return runReportedWith(logger, body);
+  return runReportedWith(taskLogger, body);
 }
 
 /**
