@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProjectGraph } from '@nx/devkit';
+import { codeIdentity } from '../utils/code-identity';
 import { workspaceDataDirectory } from '../utils/workspace-data';
 
 const FORMAT = 'nx-docker-delta-pruned/1';
@@ -103,7 +104,7 @@ export function pruneCacheInputs(o: { workspaceRoot: string; projectName: string
   const rootFiles: Record<string, string | undefined> = {};
   for (const name of ROOT_FILES) rootFiles[name] = readHash(join(root, name));
   return {
-    code: codeIdentity(),
+    code: codeIdentity(__filename),
     nxVersion: readText(join(root, 'node_modules', 'nx', 'package.json')) ?? '',
     options: o.options,
     rootFiles,
@@ -112,23 +113,6 @@ export function pruneCacheInputs(o: { workspaceRoot: string; projectName: string
     projectFileMap,
     manifestOf: (projectRoot) => readText(join(root, projectRoot, 'package.json')),
   };
-}
-
-let identity: string | undefined;
-
-/** This plugin's code: its version and the build of its pruning module. */
-function codeIdentity(): string {
-  if (identity === undefined) {
-    let version = '';
-    try {
-      version = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).version ?? '';
-    } catch {
-      /* not installed as a package (tests) */
-    }
-    const stat = statSync(join(__dirname, `lockfile-adapter${__filename.slice(__filename.lastIndexOf('.'))}`), { throwIfNoEntry: false });
-    identity = `${version}|${stat?.size ?? 0}|${stat?.mtimeMs ?? 0}`;
-  }
-  return identity;
 }
 
 /** Remembered pruning results in the workspace data directory, one file per key. */

@@ -24,10 +24,6 @@ export interface DaemonApiOptions {
 export class DaemonApi {
   constructor(private readonly options: DaemonApiOptions) {}
 
-  get socket(): string {
-    return this.options.socket;
-  }
-
   /** `GET path`; 4xx/5xx are answers (the caller reads them), a failed connection throws ApiUnavailableError. */
   get(path: string, signal?: AbortSignal): Promise<ApiResponse> {
     return this.send('GET', path, undefined, signal);

@@ -256,14 +256,14 @@ export class DockerEngine {
 
   /**
    * Asks the daemon through its API; undefined when it cannot be asked (then the CLI is used,
-   * for this and every later question of this process) or answers with an unexpected status.
+   * for this and every later question of this process) or answers other than found / not found.
    */
-  private async askApi(paths: string[], accept: readonly number[] = [200, 404]): Promise<ApiResponse[] | undefined> {
+  private async askApi(paths: string[]): Promise<ApiResponse[] | undefined> {
     const api = this.api;
     if (!api) return undefined;
     try {
       const answers = await Promise.all(paths.map((path) => api.get(path)));
-      return answers.every((a) => accept.includes(a.status)) ? answers : undefined;
+      return answers.every((a) => a.status === 200 || a.status === 404) ? answers : undefined;
     } catch (error) {
       if (!(error instanceof ApiUnavailableError)) throw error;
       this.dropApi();
@@ -272,8 +272,9 @@ export class DockerEngine {
   }
 
   /**
-   * Asks about several images in one docker CLI start-up (each costs 50–200 ms on a busy
-   * machine); the next `inspectImage` of each — and only the next — answers from it. Only
+   * Asks about several images at once (through the Engine API, or in one docker CLI start-up,
+   * which costs 50–200 ms on a busy machine); the next `inspectImage` of each — and only the
+   * next — answers from it. Only
    * answers docker is explicit about are kept (an image listed under the reference, or "No
    * such image: <reference>"), and any other command clears them.
    */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { DaemonApi } from './daemon-api';
 
 /** What a probe found; kept in sync with DockerClient in ./docker (not imported: no cycle). */
 export interface CachedClient {
@@ -136,17 +137,10 @@ export function writeCachedProbe(file: string, key: string, client: CachedClient
 }
 
 /** `GET /_ping` on the daemon's unix socket: the same daemon still answers (a few ms, no CLI start-up). */
-export function daemonAnswers(socket: string, timeoutMs = 2000): Promise<boolean> {
-  // Loaded here: only processes that reuse a probe need node:http.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { request } = require('node:http') as typeof import('node:http');
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-    req.end();
-  });
+export async function daemonAnswers(socket: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    return (await new DaemonApi({ socket, timeoutMs }).get('/_ping')).status === 200;
+  } catch {
+    return false;
+  }
 }

@@ -4,8 +4,9 @@
 // (`calculateHashForCreateNodes` + `hashArray` + a JSON file in the workspace data directory),
 // built on node:crypto and node:fs only: loading @nx/devkit in the plugin worker costs ~0.7 s.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
+import { codeIdentity } from '../utils/code-identity';
 import { workspaceDataDirectory } from '../utils/workspace-data';
 
 export { workspaceDataDirectory };
@@ -20,26 +21,9 @@ export function hashArray(values: readonly string[]): string {
   return hash.digest('hex');
 }
 
-/**
- * What identifies the inference code itself: the package version and the compiled module's
- * stat, so a rebuilt plugin (a local plugin, or a new version installed over the old one)
- * never reads results an older build wrote.
- */
-let identity: string | undefined;
-function codeIdentity(): string {
-  // The code this process runs: it does not change while the process lives.
-  return (identity ??= readCodeIdentity());
-}
-
-function readCodeIdentity(): string {
-  let version = '';
-  try {
-    version = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).version ?? '';
-  } catch {
-    /* not installed as a package (tests): the module stat below still tells builds apart */
-  }
-  const stat = statSync(__filename);
-  return `${CACHE_FORMAT}|${version}|${stat.size}|${stat.mtimeMs}`;
+/** The inference code itself (utils/code-identity), with the format of what it caches. */
+function inferenceIdentity(): string {
+  return `${CACHE_FORMAT}|${codeIdentity(__filename)}`;
 }
 
 /**
@@ -105,7 +89,7 @@ export function inferenceKey(input: { files: readonly string[]; workspaceRoot: s
   // every nx command, in a cold plugin worker where each extra step costs.
   const hash = createHash('sha256');
   const part = (value: string | Buffer) => hash.update(value).update('\0');
-  part(codeIdentity());
+  part(inferenceIdentity());
   for (const value of input.extra) part(value);
   const root = input.workspaceRoot.endsWith('/') ? input.workspaceRoot : `${input.workspaceRoot}/`;
   const markers = new Map<string, string>();
@@ -224,7 +208,7 @@ export function cachedDependencies<R>(
   compute: () => R,
   input: { options: unknown; context: DependenciesContextLike; executors: readonly string[] }
 ): R {
-  const parts: string[] = [codeIdentity(), JSON.stringify(input.options ?? {})];
+  const parts: string[] = [inferenceIdentity(), JSON.stringify(input.options ?? {})];
   for (const [project, config] of Object.entries(input.context.projects)) {
     for (const [name, target] of Object.entries(config.targets ?? {})) {
       if (!target.executor || !input.executors.includes(target.executor)) continue;
