@@ -132,6 +132,15 @@ debian_mirror() {
 
 # Debootstrap a bookworm rootfs once and cache it as a tarball: $1 = cache name, $2 = --include list.
 # Prints the tarball path.
+# debootstrap mounts /proc in its target and leaves it mounted when it is interrupted: a later
+# `rm -rf` of that folder would then fail (and the tarball would hold the host's /proc).
+unmount_below() {
+  local dir mounts m
+  dir="$(realpath -m "$1")"
+  mounts="$(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts 2>/dev/null | sort -r)" || true
+  for m in $mounts; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"; done
+}
+
 bookworm_tarball() {
   local name="$1" include="$2" tarball="$STATE_DIR/$1.rootfs.tar" d mirror
   if [ -s "$tarball" ]; then log "using cached $tarball"; echo "$tarball"; return; fi
@@ -140,11 +149,13 @@ bookworm_tarball() {
   is_root || die "debootstrap needs root: re-run make-base-images.sh as root."
   mirror="$(debian_mirror)"
   d="$WORK/$name.debootstrap"
+  unmount_below "$d"
   rm -rf "$d"
   log "debootstrap --variant=minbase --include=$include bookworm (mirror from apt sources)"
   debootstrap --variant=minbase --include="$include" bookworm "$d" "$mirror" >"$STATE_DIR/$name.debootstrap.log" 2>&1 \
     || { tail -n 20 "$STATE_DIR/$name.debootstrap.log" >&2; die "debootstrap failed: see $STATE_DIR/$name.debootstrap.log."; }
   # Like the official slim images: no downloaded .debs, no package lists.
+  unmount_below "$d"
   rm -rf "$d"/var/cache/apt/archives/*.deb "$d"/var/lib/apt/lists/*
   tar --numeric-owner -C "$d" -cf "$tarball.partial" .
   mv "$tarball.partial" "$tarball"

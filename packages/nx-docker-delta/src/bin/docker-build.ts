@@ -18,7 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BuildInputError } from '../builds/base';
+import { BuildInputError } from '../builds/input-error';
 import { GuardedTarget, verifyTargets } from '../builds/verify';
 import { readGitInfo } from '../engine/git';
 import { workspaceDataDirectory } from '../utils/workspace-data';
@@ -110,7 +110,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, log:
       workspaceRoot: root,
       project,
       projectRoot: config.root,
-      git: await readGitInfo(root),
+      git: () => readGitInfo(root),
       engineFor: (settings) => engineIn(root, settings, log),
       ledger: runLedgerIn(root),
       projectGraph: () => {

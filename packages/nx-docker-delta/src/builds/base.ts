@@ -16,6 +16,7 @@ import { pointTags } from './tags';
 import type { RunLedger } from './run-ledger';
 import { targetPlatform } from './settings';
 import type { ImageSettings } from './settings';
+import { BuildInputError } from './input-error';
 
 /**
  * One lock per content tag and docker daemon, machine-wide: two checkouts of a repository that
@@ -26,7 +27,7 @@ export function baseLockPath(ref: string, dockerHost = process.env.DOCKER_HOST ?
   return join(tmpdir(), 'nx-docker-delta-locks', key);
 }
 
-export class BuildInputError extends Error {}
+export { BuildInputError };
 
 export interface BaseContext {
   workspaceRoot: string;

@@ -7,7 +7,7 @@ import { contentTag, depsContentHash } from '../planning/hash';
 import { assertImageName, qualify } from '../planning/image-ref';
 import type { ImageReceipt } from '../planning/receipt';
 import { MissingSourceError } from '../utils/fs';
-import { BuildInputError } from './base';
+import { BuildInputError } from './input-error';
 import { tryWithLock, withLock } from './lock';
 import type { RunLedger } from './run-ledger';
 import { targetPlatform } from './settings';

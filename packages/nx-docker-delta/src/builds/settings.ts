@@ -91,8 +91,7 @@ export function resolveSettings(
   if (registry) {
     assertPrefix(`${registry}/`, `Invalid registry "${registry}": write host[:port] with an optional lowercase path, e.g. 127.0.0.1:5000/team — fix the registry option or NX_DOCKER_REGISTRY.`);
   }
-  const envTags = (env[ENV.tags] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-  const tags = [...new Set([...(options.tags ?? ['latest']), ...envTags].map((t) => expandTag(t, git.sha)))];
+  const tags = [...new Set(requestedTags(options, env).map((t) => expandTag(t, git.sha)))];
   tags.forEach(assertTag);
   const imagePrefix = options.imagePrefix ?? '';
   if (imagePrefix) {
@@ -145,9 +144,22 @@ export function resolveBuildInputs(
   return { secrets, ssh: [...new Set(ssh)], network };
 }
 
+/** The tags asked for, before `{sha}`/`{shortSha}` are expanded: the option (default `latest`) and NX_DOCKER_TAGS. */
+function requestedTags(options: Pick<ImageOptions, 'tags'>, env: NodeJS.ProcessEnv): string[] {
+  const envTags = (env[ENV.tags] ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  return [...(options.tags ?? ['latest']), ...envTags];
+}
+
+const COMMIT_TAG = /\{(sha|shortSha)\}/;
+
+/** Does resolving these tags need the HEAD commit (a git call)? */
+export function usesCommitTags(options: Pick<ImageOptions, 'tags'>, env: NodeJS.ProcessEnv): boolean {
+  return requestedTags(options, env).some((t) => COMMIT_TAG.test(t));
+}
+
 /** `{sha}` / `{shortSha}` → the HEAD commit, so commit tags need no scripting. */
 export function expandTag(tag: string, sha: string | undefined): string {
-  if (!/\{(sha|shortSha)\}/.test(tag)) return tag;
+  if (!COMMIT_TAG.test(tag)) return tag;
   if (!sha) {
     throw new SettingsError(`Tag "${tag}" uses {sha}/{shortSha} but the workspace is not a git checkout with a commit — commit first or drop that tag.`);
   }

@@ -1,21 +1,18 @@
 import type { ProjectGraph } from '@nx/devkit';
 import { join } from 'node:path';
-import { DockerEngine } from '../engine/docker';
+import type { DockerEngine } from '../engine/docker';
 import type { GitInfo } from '../engine/git';
 import { ImageReceipt, isReceipt, summaryLine } from '../planning/receipt';
 import { serviceContentTag } from '../planning/hash';
 import { serviceImageRef } from '../planning/image-ref';
 import { BaseSpec, EXECUTORS, baseReceiptPath, serviceReceiptPath } from '../planning/targets';
 import { readJsonIfExists } from '../utils/fs';
-import { BuildInputError } from './base';
+import { BuildInputError } from './input-error';
 import type { RunLedger } from './run-ledger';
 import type { ServiceOptions } from './service';
-import { resolveBuildInputs, resolveSettings, targetPlatform } from './settings';
+import { resolveBuildInputs, resolveSettings, targetPlatform, usesCommitTags } from './settings';
 import type { ImageSettings } from './settings';
-import { checkStart, SmokeOptions } from './smoke';
-import { pointTags } from './tags';
-
-export { pointTags, type TagTarget } from './tags';
+import type { SmokeOptions } from './smoke';
 
 export type Availability =
   | { available: true; receipt: ImageReceipt; outcome: ImageReceipt['outcome']; note: string }
@@ -79,7 +76,7 @@ export async function checkAvailability(
 /** `pointTags` for a service receipt: the tags it lists become today's configured tags. */
 export async function applyTags(receipt: ImageReceipt, settings: ImageSettings, engine: DockerEngine): Promise<ImageReceipt> {
   const contentTag = receipt.ref.slice(receipt.image.length + 1);
-  const tags = await pointTags({ image: receipt.image, contentTag, imageId: receipt.imageId, digest: receipt.digest }, settings.tags, {
+  const tags = await (await tags_()).pointTags({ image: receipt.image, contentTag, imageId: receipt.imageId, digest: receipt.digest }, settings.tags, {
     engine,
     push: settings.push,
   });
@@ -91,15 +88,8 @@ function shortId(imageId: string): string {
 }
 
 /** The reference a service's receipt must name today: its settings, image name and content tag (platform included). */
-export function expectedServiceRef(input: {
-  project: string;
-  image?: string;
-  variant?: string;
-  settings: ImageSettings;
-  inputHash: string;
-  engine: DockerEngine;
-}): { image: string; ref: string } {
-  const contentTag = serviceContentTag(input.inputHash, targetPlatform(input.settings, input.engine));
+function expectedServiceRef(input: { project: string; image?: string; variant?: string; settings: ImageSettings; inputHash: string; platform: string | undefined }): { image: string; ref: string } {
+  const contentTag = serviceContentTag(input.inputHash, input.platform);
   return serviceImageRef({ ...input.settings, project: input.project, image: input.image, variant: input.variant, contentTag });
 }
 
@@ -116,7 +106,8 @@ export interface VerifyContext {
   workspaceRoot: string;
   project: string;
   projectRoot: string;
-  git: GitInfo;
+  /** HEAD and origin of the workspace, read only when needed (`{sha}` tags, a rebuild). */
+  git: () => Promise<GitInfo>;
   /** The docker engine for a target's settings (one probe per machine state, engine/probe-cache.ts). */
   engineFor: (settings: ImageSettings) => Promise<DockerEngine>;
   /** Images earlier tasks of this nx invocation verified. */
@@ -144,11 +135,12 @@ export interface VerifyContext {
  */
 export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext): Promise<void> {
   const { project, workspaceRoot, log, signal } = ctx;
-  const smoke = async (ref: string, engine: DockerEngine) => {
-    if (ctx.smoke?.smoke) await checkStart(ref, { ...ctx.smoke, project, engine, log, signal });
+  const smoke = async (ref: string, engine: () => Promise<DockerEngine>) => {
+    if (ctx.smoke?.smoke) await (await smoke_()).checkStart(ref, { ...ctx.smoke, project, engine: await engine(), log, signal });
   };
   for (const target of targets) {
-    const settings = resolveSettings(target.options, ctx.env, ctx.git);
+    const git = usesCommitTags(target.options, ctx.env) ? await ctx.git() : {};
+    const settings = resolveSettings(target.options, ctx.env, git);
     if (target.executor === EXECUTORS.base) {
       for (const spec of target.options.bases as BaseSpec[]) {
         const receipt = readJsonIfExists(join(workspaceRoot, baseReceiptPath(spec.name)));
@@ -162,22 +154,27 @@ export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext
     const receiptPath = serviceReceiptPath(ctx.projectRoot, variant);
     const receipt = readJsonIfExists(join(workspaceRoot, receiptPath));
     if (!isReceipt(receipt)) throw new BuildInputError(`No receipt at ${receiptPath} — run nx run ${project}:${target.name} first.`);
-    const engine = await ctx.engineFor(settings);
     const inputHash = target.taskHash ?? receipt.inputHash;
-    const expected = expectedServiceRef({ project, image: target.options.image as string | undefined, variant, settings, inputHash, engine });
-    // Built and inspected by docker-service moments ago, in this same nx invocation: nothing to check.
+    const expectedRef = (platform: string | undefined) =>
+      expectedServiceRef({ project, image: target.options.image as string | undefined, variant, settings, inputHash, platform }).ref;
+    let engine: DockerEngine | undefined;
+    const engineNow = async () => (engine ??= await ctx.engineFor(settings));
+    // Built and inspected by docker-service moments ago, in this same nx invocation: nothing to
+    // check, and no engine to start. The ledger's entry was written on this machine, for this
+    // daemon, so the platform that task resolved is this engine's (settings.platform wins).
     const seen = ctx.ledger?.get(receipt.ref);
     if (
-      receipt.ref === expected.ref &&
       seen?.imageId === receipt.imageId &&
       (seen.pushed || !settings.push) &&
-      settings.tags.every((t) => receipt.tags.includes(t))
+      settings.tags.every((t) => receipt.tags.includes(t)) &&
+      receipt.ref === expectedRef(settings.platform ?? receipt.platform)
     ) {
       ctx.report(`✔ ${project}: ${receipt.ref} was built and checked earlier in this run (${describeOutcome(receipt)})`);
-      await smoke(receipt.ref, engine);
+      await smoke(receipt.ref, engineNow);
       continue;
     }
-    const availability = await checkAvailability(receipt, engine, settings, expected);
+    const expected = { ref: expectedRef(targetPlatform(settings, await engineNow())) };
+    const availability = await checkAvailability(receipt, await engineNow(), settings, expected);
     if (!availability.available) {
       log(`${project}: ${availability.note} — rebuilding it.`);
       const { buildService } = await service();
@@ -186,29 +183,29 @@ export async function verifyTargets(targets: GuardedTarget[], ctx: VerifyContext
         project,
         projectRoot: ctx.projectRoot,
         projectGraph: ctx.projectGraph(),
-        engine,
+        engine: await engineNow(),
         // Secrets are read only now: checking an image needs no token, rebuilding it may.
         settings: { ...settings, ...resolveBuildInputs(target.options, ctx.env, workspaceRoot) },
         bases: ctx.bases,
         inputHash,
         log,
         signal,
-        git: ctx.git,
+        git: await ctx.git(),
         outcome: 'rebuilt',
       });
       ctx.report(`✔ ${summaryLine(rebuilt, project)}`);
-      await smoke(rebuilt.ref, engine);
+      await smoke(rebuilt.ref, engineNow);
       continue;
     }
     // Tags that move with the commit ({shortSha}) or were added since: point them at the verified image.
-    const tagged = await applyTags(availability.receipt, settings, engine);
-    await pointBaseLatest(tagged, settings, engine, ctx.ledger);
+    const tagged = await applyTags(availability.receipt, settings, await engineNow());
+    await pointBaseLatest(tagged, settings, await engineNow(), ctx.ledger);
     const changed = tagged.imageId !== receipt.imageId || tagged.digest !== receipt.digest || tagged.tags.join() !== receipt.tags.join();
     // A restored receipt is corrected to what is really there; a fresh one keeps its outcome.
     if (availability.outcome !== 'reused') (await service()).writeReceipt(workspaceRoot, ctx.projectRoot, tagged, variant);
     else if (changed) (await service()).writeReceipt(workspaceRoot, ctx.projectRoot, { ...tagged, outcome: 'reused' }, variant);
     ctx.report(`✔ ${project}: ${availability.note} (${describeOutcome(receipt)})`);
-    await smoke(tagged.ref, engine);
+    await smoke(tagged.ref, engineNow);
   }
 }
 
@@ -227,7 +224,7 @@ async function pointBaseLatest(receipt: ImageReceipt, settings: ImageSettings, e
   const colon = ref.lastIndexOf(':');
   const remote = await engine.remoteImage(ref);
   if (remote.state !== 'present' || !remote.imageId) return;
-  await pointTags({ image: ref.slice(0, colon), contentTag: ref.slice(colon + 1), imageId: remote.imageId, digest: remote.digest }, ['latest'], { engine, push: true });
+  await (await tags_()).pointTags({ image: ref.slice(0, colon), contentTag: ref.slice(colon + 1), imageId: remote.imageId, digest: remote.digest }, ['latest'], { engine, push: true });
   ledger?.record(ref, { imageId: remote.imageId, pushed: true, digest: remote.digest });
 }
 
@@ -239,6 +236,17 @@ async function pointBaseLatest(receipt: ImageReceipt, settings: ImageSettings, e
 async function service(): Promise<typeof import('./service')> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('./service') as typeof import('./service');
+}
+
+/** Tag moves and the start check talk to Docker: loaded when there is one to make. */
+async function tags_(): Promise<typeof import('./tags')> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./tags') as typeof import('./tags');
+}
+
+async function smoke_(): Promise<typeof import('./smoke')> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./smoke') as typeof import('./smoke');
 }
 
 function describeOutcome(receipt: { outcome: string; steps: { run: number; cached: number }; assembled?: { local?: true } }): string {

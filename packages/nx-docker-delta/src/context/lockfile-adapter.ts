@@ -13,7 +13,6 @@
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { InstalledManifest, planMissingPackages, planProvidedPeers, ProvidedPeer } from '../planning/module-specifiers';
-import { chooseNpmLock } from './npm-lock';
 import { PruneCache, pruneCacheInputs, pruneCacheKey } from './prune-cache';
 import type { PackageManager, ProjectGraph } from '@nx/devkit';
 
@@ -433,7 +432,7 @@ function pruneNow(o: PruneOptions): PrunedManifest {
   );
   if (linkByHand && files[lockName]) files[lockName] = linkWorkspaceModulesNpm(files[lockName], manifest, workspaceModules);
   const ownLock =
-    pm === 'npm' && workspaceModules.length === 0 && files[lockName] ? chooseNpmLock({ project: o.projectName, nxLock: files[lockName], rootLock, manifest }) : undefined;
+    pm === 'npm' && workspaceModules.length === 0 && files[lockName] ? npmLock().chooseNpmLock({ project: o.projectName, nxLock: files[lockName], rootLock, manifest }) : undefined;
   if (ownLock) files[lockName] = ownLock.lock;
   const lockReplaced = ownLock?.why;
   if (!lockReplaced) nxOutput.release();
@@ -606,4 +605,10 @@ export function linkWorkspaceModulesNpm(lockText: string, manifest: Json, module
   const ordered: Record<string, Json> = { '': packages[''] };
   for (const key of Object.keys(packages).filter((k) => k !== '').sort()) ordered[key] = packages[key];
   return JSON.stringify({ ...lock, packages: ordered }, null, 2) + '\n';
+}
+
+/** The npm lockfile check (it loads semver), only when a lockfile is pruned: a remembered pruning (prune-cache.ts) needs none. */
+function npmLock(): typeof import('./npm-lock') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./npm-lock') as typeof import('./npm-lock');
 }

@@ -20,8 +20,8 @@
  * hash with docker build); the app COPY becomes one layer computed here, the instructions after
  * it become image config (planning/image-config.ts).
  */
-import { DockerfileParser } from 'dockerfile-ast';
 import { DEPS_IMAGE_ARG, DIRECTIVE_PREFIX } from '../constants';
+import { DockerfileParser } from './dockerfile';
 import type { LayerEntry } from './layer-tar';
 
 /** A file of the staged build context, as docker would send it. */

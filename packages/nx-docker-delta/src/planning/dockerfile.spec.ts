@@ -1,4 +1,4 @@
-import { DockerfileError, readDirectives, readDockerfileFacts, readDockerfilePreamble } from './dockerfile';
+import { DockerfileError, DockerfileParser, readDirectives, readDockerfileFacts, readDockerfilePreamble } from './dockerfile';
 
 const df = (...lines: string[]) => lines.join('\n') + '\n';
 
@@ -167,5 +167,15 @@ describe('readDockerfilePreamble', () => {
   it('honours the backtick escape directive', () => {
     const text = ['# escape=`', 'ARG BASE_IMAGE', 'FROM ${BASE_IMAGE} `', '  AS app', 'COPY a b'].join('\n');
     expect(readDockerfilePreamble(text).froms).toEqual([{ image: '${BASE_IMAGE}', stage: 'app', line: 3 }]);
+  });
+});
+
+describe('DockerfileParser', () => {
+  it('parses a text once per process (facts, dependency stage and assembly plan read one tree)', () => {
+    const text = 'FROM scratch\nCOPY a /a\n';
+    const tree = DockerfileParser.parse(text);
+    expect(DockerfileParser.parse(text)).toBe(tree);
+    expect(DockerfileParser.parse(`${text}COPY b /b\n`)).not.toBe(tree);
+    expect(tree.getInstructions().map((i) => i.getKeyword())).toEqual(['FROM', 'COPY']);
   });
 });

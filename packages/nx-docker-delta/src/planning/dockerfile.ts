@@ -3,9 +3,20 @@ import type * as DockerfileAst from 'dockerfile-ast';
 // Loaded on first parse, not with the module: it takes 50–130 ms to load, and inference answered
 // from its cache (plugins/inference-cache.ts) parses nothing.
 let parser: typeof DockerfileAst.DockerfileParser | undefined;
+// The last few texts parsed: a service build reads the same Dockerfile's facts, dependency stage
+// and assembly plan from one parse. Callers only read the tree.
+const parsed = new Map<string, DockerfileAst.Dockerfile>();
 /** dockerfile-ast's parser, loaded on the first parse (a process that parses nothing never loads it). */
 export const DockerfileParser = {
-  parse: (text: string) => (parser ??= (require('dockerfile-ast') as typeof DockerfileAst).DockerfileParser).parse(text),
+  parse(text: string): DockerfileAst.Dockerfile {
+    let tree = parsed.get(text);
+    if (!tree) {
+      tree = (parser ??= (require('dockerfile-ast') as typeof DockerfileAst).DockerfileParser).parse(text);
+      if (parsed.size >= 8) parsed.delete(parsed.keys().next().value as string);
+      parsed.set(text, tree);
+    }
+    return tree;
+  },
 };
 import { BASE_IMAGE_ARG, DIRECTIVE_PREFIX } from '../constants';
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const nxVersions = new Map<string, string | undefined>();
 
@@ -6,11 +7,14 @@ const nxVersions = new Map<string, string | undefined>();
 export function workspaceNxVersion(workspaceRoot: string): string | undefined {
   if (!nxVersions.has(workspaceRoot)) {
     let version: string | undefined;
-    try {
-      const manifest = require.resolve('nx/package.json', { paths: [workspaceRoot] });
-      version = JSON.parse(readFileSync(manifest, 'utf8')).version;
-    } catch {
-      version = undefined;
+    // The usual place first: resolving through Node's lookup paths costs a plugin worker ~10 ms.
+    for (const manifest of [join(workspaceRoot, 'node_modules', 'nx', 'package.json'), () => require.resolve('nx/package.json', { paths: [workspaceRoot] })]) {
+      try {
+        version = JSON.parse(readFileSync(typeof manifest === 'string' ? manifest : manifest(), 'utf8')).version;
+        break;
+      } catch {
+        version = undefined;
+      }
     }
     nxVersions.set(workspaceRoot, version);
   }

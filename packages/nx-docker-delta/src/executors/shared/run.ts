@@ -4,17 +4,9 @@
  * process started by `nx:run-commands`, where loading Nx would cost most of what it saves.
  */
 import { join } from 'node:path';
+import type { DockerEngine } from '../../engine/docker';
 import { RunLedger, runLedgerFor } from '../../builds/run-ledger';
-import { BuildInputError } from '../../builds/base';
-import { SecretError } from '../../builds/secrets';
-import { ImageSettings, SettingsError } from '../../builds/settings';
-import { ContextError } from '../../context/reader';
-import { DockerEngine, DockerError, probeDocker } from '../../engine/docker';
-import { fileEndpointHints } from '../../engine/endpoint-hints';
-import { RegistryClient, RegistryError } from '../../engine/registry';
-import { DockerfileError } from '../../planning/dockerfile';
-import { ImageRefError } from '../../planning/image-ref';
-import { ReleaseError } from '../../planning/release';
+import type { ImageSettings } from '../../builds/settings';
 import { BaseSpec, EXECUTORS } from '../../planning/targets';
 import { workspaceDataDirectory } from '../../utils/workspace-data';
 
@@ -27,6 +19,12 @@ export interface EntryLogger {
 
 /** The docker engine for a target's settings: one probe per machine state (engine/probe-cache.ts). */
 export async function engineIn(root: string, settings: Pick<ImageSettings, 'dockerBin' | 'insecureRegistries'>, log: EntryLogger): Promise<DockerEngine> {
+  // Loaded here, not at the top: a docker-build that finds its image checked earlier in the run needs no engine.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { DockerEngine, probeDocker } = require('../../engine/docker') as typeof import('../../engine/docker');
+  const { RegistryClient } = require('../../engine/registry') as typeof import('../../engine/registry');
+  const { fileEndpointHints } = require('../../engine/endpoint-hints') as typeof import('../../engine/endpoint-hints');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const registry = new RegistryClient({
     env: process.env,
     insecureRegistries: settings.insecureRegistries,
@@ -66,7 +64,25 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
-const EXPECTED = [DockerError, RegistryError, DockerfileError, ImageRefError, BuildInputError, SettingsError, SecretError, ContextError, ReleaseError];
+/**
+ * The failures that are the user's to fix (one sentence, no stack). Their modules are loaded only
+ * when something failed — an error of a class whose module was never loaded cannot be one of them.
+ */
+function expectedErrorTypes(): Array<new (...args: never[]) => Error> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return [
+    (require('../../engine/docker') as typeof import('../../engine/docker')).DockerError,
+    (require('../../engine/registry') as typeof import('../../engine/registry')).RegistryError,
+    (require('../../planning/dockerfile') as typeof import('../../planning/dockerfile')).DockerfileError,
+    (require('../../planning/image-ref') as typeof import('../../planning/image-ref')).ImageRefError,
+    (require('../../builds/input-error') as typeof import('../../builds/input-error')).BuildInputError,
+    (require('../../builds/settings') as typeof import('../../builds/settings')).SettingsError,
+    (require('../../builds/secrets') as typeof import('../../builds/secrets')).SecretError,
+    (require('../../context/reader') as typeof import('../../context/reader')).ContextError,
+    (require('../../planning/release') as typeof import('../../planning/release')).ReleaseError,
+  ];
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
 
 /** Runs an entry point's body: expected failures become one clear sentence and `success: false`. */
 export async function runReportedWith(log: EntryLogger, body: (log: (line: string) => void, signal: AbortSignal) => Promise<void>): Promise<{ success: boolean }> {
@@ -75,7 +91,9 @@ export async function runReportedWith(log: EntryLogger, body: (log: (line: strin
     await body((line) => log.info(line), signal);
     return { success: true };
   } catch (error) {
-    const expected = EXPECTED.some((type) => error instanceof type) || (error instanceof Error && !error.stack?.includes('\n'));
+    const expected = expectedErrorTypes().some((type) => error instanceof type) || (error instanceof Error && !error.stack?.includes('\n'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DockerError } = require('../../engine/docker') as typeof import('../../engine/docker');
     if (error instanceof DockerError && error.tail.length) {
       log.error(error.tail.map((l) => `  │ ${l}`).join('\n'));
     }

@@ -1,5 +1,5 @@
 import { ExecutorContext, PromiseExecutor, logger, readCachedProjectGraph } from '@nx/devkit';
-import { BuildInputError } from '../../builds/base';
+import { BuildInputError } from '../../builds/input-error';
 import { GuardedTarget, verifyTargets } from '../../builds/verify';
 import { readGitInfo } from '../../engine/git';
 import { engineFor, runLedger, runReported, taskHash, workspaceBases } from '../shared/context';
@@ -24,7 +24,7 @@ const runExecutor: PromiseExecutor<VerifyExecutorSchema> = async ({ targets, smo
       workspaceRoot: context.root,
       project,
       projectRoot: config.root,
-      git: await readGitInfo(context.root),
+      git: () => readGitInfo(context.root),
       engineFor,
       ledger: runLedger(context.root),
       projectGraph: () => context.projectGraph ?? readCachedProjectGraph(),
