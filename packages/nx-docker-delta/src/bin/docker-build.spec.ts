@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BuildInputError } from '../builds/base';
+import { BuildInputError } from '../builds/input-error';
 import { main, parseArgv, typeOptions } from './docker-build';
 
 const SCHEMA = JSON.parse(readFileSync(join(__dirname, '..', 'executors', 'verify', 'schema.json'), 'utf8'));

@@ -27,8 +27,6 @@ export function baseLockPath(ref: string, dockerHost = process.env.DOCKER_HOST ?
   return join(tmpdir(), 'nx-docker-delta-locks', key);
 }
 
-export { BuildInputError };
-
 export interface BaseContext {
   workspaceRoot: string;
   project: string;
